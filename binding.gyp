@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "kvm_vfio_spapr",
+      "sources": [
+        "native/addon.cc",
+        "native/syscall.cc",
+        "native/fd.cc",
+        "native/requests.cc",
+        "native/kvm_system.cc",
+        "native/kvm_vm.cc",
+        "native/kvm_device.cc",
+        "native/bench_probe.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

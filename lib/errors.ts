@@ -1,0 +1,105 @@
+// The library's one error class, and the builders that turn a -errno into it.
+import { findHint } from './hints.js';
+import { native } from './native.js';
+
+/** Which object a call was made on, e.g. 'vm', 'kvm-vfio device', 'vfio group 2'. */
+export type Target = string;
+
+/** The fields of a failed call, as carried by {@link KvmVfioError}. */
+export interface KvmVfioErrorFields {
+  /** The errno name ('EINVAL'), or an 'ERR_KVM_*' code for failures that are not a syscall's. */
+  code: string;
+  /** The errno as a negative number, as in Node's own system errors (`util.getSystemErrorName(errno)`). */
+  errno?: number | undefined;
+  /** The syscall: 'ioctl', 'open', 'mmap', 'fcntl'. */
+  syscall?: string | undefined;
+  /** The request: an ioctl name such as 'KVM_SET_DEVICE_ATTR', or the syscall name. */
+  request?: string | undefined;
+  /** The object the call was made on. */
+  target?: Target | undefined;
+  /** What this errno means for this call. */
+  hint: string;
+  /** The kernel source that returns this errno for this call, when known. */
+  source?: string | undefined;
+  /** For multi-step operations (attachIommuGroup): the step that failed. */
+  step?: string | undefined;
+}
+
+/**
+ * Every failure of a kernel call made by this library, and every call on a closed object.
+ *
+ * @example
+ * try { device.addGroup(group) } catch (error) {
+ *   if (error instanceof KvmVfioError && error.code === 'EEXIST') { /* already added *\/ }
+ * }
+ */
+export class KvmVfioError extends Error {
+  declare readonly code: string;
+  declare readonly errno: number | undefined;
+  declare readonly syscall: string | undefined;
+  declare readonly request: string | undefined;
+  declare readonly target: Target | undefined;
+  declare readonly hint: string;
+  declare readonly source: string | undefined;
+  declare readonly step: string | undefined;
+
+  constructor(message: string, fields: KvmVfioErrorFields, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = fields.code;
+    this.errno = fields.errno;
+    this.syscall = fields.syscall;
+    this.request = fields.request;
+    this.target = fields.target;
+    this.hint = fields.hint;
+    this.source = fields.source;
+    this.step = fields.step;
+  }
+}
+Object.defineProperty(KvmVfioError.prototype, 'name', { value: 'KvmVfioError', enumerable: false });
+
+/** The Linux name of a positive errno on this architecture ('EINVAL'). */
+export function errnoName(errno: number): string {
+  return native.errnoNames[errno] ?? `E${errno}`;
+}
+
+const NO_QUALIFIERS: readonly string[] = [];
+
+/** Describes one failing syscall for {@link syscallError}. */
+export interface FailedCall {
+  syscall: string;
+  request: string;
+  /** Narrow the hint lookup, most specific first: attribute name, object kind. */
+  qualifiers?: readonly string[];
+  target: Target;
+  /** The call's arguments as a reader would write them, e.g. 'group 1, attr 3'. */
+  args?: string;
+}
+
+/** Builds the error for a syscall that returned `result` (a negative errno). */
+export function syscallError(result: number, call: FailedCall): KvmVfioError {
+  const errno = -result;
+  const code = errnoName(errno);
+  const row = findHint(call.request, call.qualifiers ?? NO_QUALIFIERS, code);
+  const hint = row?.hint ?? `the kernel returned ${code} (${native.errnoDescriptions[errno] ?? 'unknown error'}); no specific explanation is known for this call`;
+  const args = call.args === undefined ? '' : `(${call.args})`;
+  return new KvmVfioError(`${call.request}${args} on ${call.target} failed: ${code} — ${hint}`, {
+    code,
+    errno: result,
+    syscall: call.syscall,
+    request: call.request,
+    target: call.target,
+    hint,
+    source: row?.source,
+  });
+}
+
+/** A call on an object after close(): refused without any syscall. */
+export function closedError(target: Target, method: string): KvmVfioError {
+  const hint = `${method}() was called after close(); the fd was not used (its number may already belong to another file)`;
+  return new KvmVfioError(`${target} is closed: ${hint}`, { code: 'ERR_KVM_CLOSED', target, hint });
+}
+
+/** A failure decided by the library itself (wrong object state, API mismatch), not by a syscall. */
+export function usageError(code: string, target: Target, hint: string): KvmVfioError {
+  return new KvmVfioError(`${target}: ${hint}`, { code, target, hint });
+}

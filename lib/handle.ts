@@ -1,0 +1,112 @@
+// Fd ownership: every kernel object is an FdObject that owns exactly one fd. close() and
+// [Symbol.dispose]() are idempotent; a closed object refuses every call without a syscall.
+// An object dropped without close() has its fd closed by a finalizer, as a last resort.
+import { closedError, type Target } from './errors.js';
+import { native } from './native.js';
+
+/** Passed by the library to its own constructors; objects are made by open()/create*() only. */
+export const CONSTRUCTING: unique symbol = Symbol('kvm-vfio-spapr constructing');
+
+interface LeakRecord {
+  readonly fd: number;
+  readonly target: Target;
+  readonly kind: string;
+}
+
+const leakStats = { closedByFinalizer: 0 };
+const warnedKinds = new Set<string>();
+
+function closeLeaked(record: LeakRecord): void {
+  native.closeFd(record.fd);
+  leakStats.closedByFinalizer += 1;
+  if (warnedKinds.has(record.kind)) return;
+  warnedKinds.add(record.kind);
+  process.emitWarning(
+    `${record.target} (fd ${record.fd}) was garbage-collected without close(); its fd was closed by the finalizer. ` +
+      'Call close() or use `using` so fds are released when you decide (further ones are counted in resourceStats()).',
+    { code: 'KVM_VFIO_SPAPR_UNCLOSED', type: 'Warning' },
+  );
+}
+
+const leakRegistry = new FinalizationRegistry<LeakRecord>(closeLeaked);
+
+let readFd: (object: FdObject, method: string) => number;
+
+/** The base of every object that owns an fd. */
+export abstract class FdObject implements Disposable {
+  #fd: number;
+  #operationsInFlight = 0;
+  #closeWhenIdle = -1;
+  /** What error messages call this object, e.g. 'vm', 'vfio group 2'. */
+  readonly target: Target;
+
+  static {
+    readFd = (object, method) => object.fdFor(method);
+  }
+
+  protected constructor(token: typeof CONSTRUCTING, fd: number, target: Target) {
+    if (token !== CONSTRUCTING) throw new TypeError(`${new.target.name} objects are created by the library's open/create functions`);
+    this.#fd = fd;
+    this.target = target;
+    leakRegistry.register(this, { fd, target, kind: new.target.name }, this);
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** The fd for a call; throws ERR_KVM_CLOSED when closed, before any syscall. */
+  protected fdFor(method: string): number {
+    const fd = this.#fd;
+    if (fd < 0) throw closedError(this.target, method);
+    return fd;
+  }
+
+  /** Runs an operation that uses the fd after this call returns (async work): close() waits for it. */
+  protected async whileOpen<T>(method: string, operation: (fd: number) => Promise<T>): Promise<T> {
+    const fd = this.fdFor(method);
+    this.#operationsInFlight += 1;
+    try {
+      return await operation(fd);
+    } finally {
+      this.#operationsInFlight -= 1;
+      if (this.#operationsInFlight === 0 && this.#closeWhenIdle >= 0) {
+        native.closeFd(this.#closeWhenIdle);
+        this.#closeWhenIdle = -1;
+      }
+    }
+  }
+
+  /** Called once by close() before the fd is released: subclasses unmap or unlink here. */
+  protected beforeClose(): void {}
+
+  /**
+   * Closes the fd. Idempotent, never throws. Objects created from this one (children) keep their
+   * own fds and stay usable: the kernel keeps the objects they depend on alive.
+   */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    leakRegistry.unregister(this);
+    this.beforeClose();
+    if (this.#operationsInFlight > 0) this.#closeWhenIdle = fd;
+    else native.closeFd(fd);
+  }
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The fd of another library object, for calls that pass it to the kernel as a payload. */
+export function fdOf(object: FdObject, method: string): number {
+  return readFd(object, method);
+}
+
+/** How many fds the library owns now, and how many leaked objects the finalizer closed. */
+export function resourceStats(): { ownedFds: number; closedByFinalizer: number } {
+  return { ownedFds: native.ownedFdCount(), closedByFinalizer: leakStats.closedByFinalizer };
+}

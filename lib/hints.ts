@@ -1,0 +1,218 @@
+// What an errno means for one call: one row per (request, qualifier, code), each citing the kernel
+// file that returns it. Lookup falls back from (request, qualifier) to (request) to any request.
+// The qualifier narrows a request: an attribute name for KVM_SET_DEVICE_ATTR, an object kind
+// for open(), or 'kvm-vfio' for a device type.
+
+/** One row of the errno contract. */
+export interface HintRow {
+  /** The ioctl request name, or the syscall ('open', 'mmap', 'fcntl'), or '*' for any request. */
+  readonly request: string;
+  /** A narrower operation (attribute name, object kind), or '' for the whole request. */
+  readonly qualifier: string;
+  /** The errno name, e.g. 'ENOENT'. */
+  readonly code: string;
+  /** What this errno means for this call, and what to do. */
+  readonly hint: string;
+  /** The kernel source file (and function) that returns it. */
+  readonly source: string;
+}
+
+const KVM_MAIN = 'virt/kvm/kvm_main.c';
+const KVM_VFIO = 'virt/kvm/vfio.c';
+const BOOK3S_VIO = 'arch/powerpc/kvm/book3s_64_vio.c';
+const POWERPC = 'arch/powerpc/kvm/powerpc.c';
+const SPAPR_TCE = 'drivers/vfio/vfio_iommu_spapr_tce.c';
+const VFIO_GROUP = 'drivers/vfio/group.c';
+const VFIO_CONTAINER = 'drivers/vfio/container.c';
+const VFS_IOCTL = 'fs/ioctl.c (vfs_ioctl)';
+
+const SET = 'KVM_SET_DEVICE_ATTR';
+const GET = 'KVM_GET_DEVICE_ATTR';
+const HAS = 'KVM_HAS_DEVICE_ATTR';
+const GROUP_ADD = 'KVM_DEV_VFIO_GROUP_ADD';
+const GROUP_DEL = 'KVM_DEV_VFIO_GROUP_DEL';
+const SET_SPAPR_TCE = 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE';
+const TCE_64 = 'KVM_CREATE_SPAPR_TCE_64';
+const TCE_32 = 'KVM_CREATE_SPAPR_TCE';
+
+function row(request: string, qualifier: string, code: string, hint: string, source: string): HintRow {
+  return { request, qualifier, code, hint, source };
+}
+
+const OUR_STRUCT_BUG =
+  'the kernel could not read or write the struct this library passed: that is a bug in kvm-vfio-spapr, please report it';
+
+const openRows: HintRow[] = [
+  row('open', 'kvm', 'ENOENT', '/dev/kvm does not exist: the kvm module (kvm-hv on POWER) is not loaded or this kernel has no KVM (modprobe kvm-hv; check CONFIG_KVM)', `${KVM_MAIN} (kvm_dev misc device)`),
+  row('open', 'kvm', 'ENODEV', 'the device node exists but no KVM driver answers it: load the kvm module (dmesg says why it failed)', `${KVM_MAIN} (kvm_dev misc device)`),
+  row('open', 'kvm', 'ENXIO', 'the device node exists but no KVM driver answers it: load the kvm module (dmesg says why it failed)', `${KVM_MAIN} (kvm_dev misc device)`),
+  row('open', 'kvm', 'EACCES', 'no permission to open /dev/kvm: run as root or add the user to the group that owns it (usually "kvm": usermod -aG kvm $USER, then log in again)', 'fs/namei.c (may_open)'),
+  row('open', 'kvm', 'EPERM', 'opening /dev/kvm was refused by a security policy (container device cgroup, seccomp or an LSM), not by file permissions', 'security/ (device cgroup, LSM hooks)'),
+  row('open', 'vfio container', 'ENOENT', 'no /dev/vfio/vfio: load the vfio modules (modprobe vfio-pci; on POWER also vfio_iommu_spapr_tce); the kernel needs CONFIG_VFIO_CONTAINER', VFIO_CONTAINER),
+  row('open', 'vfio container', 'EACCES', 'no permission to open /dev/vfio/vfio: it is normally mode 0666; check the node and the container device cgroup', 'fs/namei.c (may_open)'),
+  row('open', 'vfio group', 'ENOENT', 'no such VFIO group: no device of this IOMMU group is bound to vfio-pci (bind it via /sys/bus/pci/devices/<addr>/driver_override and drivers_probe; see /sys/kernel/iommu_groups/N/devices)', `${VFIO_GROUP} (vfio_group_find_or_alloc)`),
+  row('open', 'vfio group', 'EBUSY', 'this VFIO group is already open, in this process or another: a group can be opened only once (reuse the open VfioGroup)', `${VFIO_GROUP} (vfio_group_fops_open)`),
+  row('open', 'vfio group', 'EACCES', 'no permission to open the VFIO group: /dev/vfio/N is root-only by default; chown it to the VMM user (udev rule) or run as root', 'fs/namei.c (may_open)'),
+  row('open', 'vfio group', 'EPERM', 'this is a no-IOMMU group and opening it needs CAP_SYS_RAWIO', `${VFIO_GROUP} (vfio_group_fops_open)`),
+  row('open', 'vfio group', 'ENODEV', 'the group is going away (its last device was unbound or removed)', `${VFIO_GROUP} (vfio_group_fops_open)`),
+  row('fcntl', 'F_DUPFD_CLOEXEC', 'EBADF', 'the fd given to fromFd() is not open in this process', 'fs/fcntl.c (f_dupfd)'),
+  row('fcntl', 'F_DUPFD_CLOEXEC', 'EMFILE', 'this process has no free fd to duplicate into (RLIMIT_NOFILE)', 'fs/fcntl.c (f_dupfd)'),
+];
+
+const kvmRows: HintRow[] = [
+  row('KVM_GET_API_VERSION', '', 'ENOTTY', 'this file is not /dev/kvm: its driver does not know KVM ioctls', VFS_IOCTL),
+  row('KVM_GET_API_VERSION', '', 'EBADF', 'the fd is not open', 'fs/ioctl.c (ksys_ioctl)'),
+  row('KVM_CHECK_EXTENSION', '', 'ENOTTY', 'this fd does not answer KVM_CHECK_EXTENSION (VM fds do only with KVM_CAP_CHECK_EXTENSION_VM)', KVM_MAIN),
+  row('KVM_CREATE_VM', '', 'EINVAL', 'the kernel refused this VM type: on POWER type 2 (PR) needs kvm-pr, which Debian does not build, and every type fails when kvm-hv cannot run (a pseries host needs nested HV, e.g. qemu cap-nested-hv=on)', `${POWERPC} (kvm_arch_init_vm), arch/powerpc/kvm/book3s.c (kvmppc_core_init_vm)`),
+  row('KVM_CREATE_VM', '', 'ENOMEM', 'the kernel could not allocate the VM (memory or a memory cgroup limit)', KVM_MAIN),
+  row('KVM_CREATE_VCPU', '', 'EINVAL', 'the vCPU id is out of range or this VM cannot take more vCPUs (KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS)', KVM_MAIN),
+  row('KVM_CREATE_VCPU', '', 'EEXIST', 'a vCPU with this id already exists in this VM', KVM_MAIN),
+  row('KVM_GET_VCPU_MMAP_SIZE', '', 'ENOTTY', 'this fd is not /dev/kvm', VFS_IOCTL),
+  row('KVM_ENABLE_CAP', '', 'EINVAL', 'this kernel does not let this capability be enabled on this fd with these arguments (check the VM fd capability first)', `${POWERPC} (kvm_vm_ioctl_enable_cap, kvm_vcpu_ioctl_enable_cap)`),
+  row('KVM_ENABLE_CAP', 'KVM_CAP_PPC_ENABLE_HCALL', 'EINVAL', 'this kernel cannot handle that hypercall in-kernel (it is not in kvmppc_hcall_impl_hv, e.g. H_PUT_TCE_INDIRECT on 6.12): leave it to user space', `${POWERPC} (kvm_vm_ioctl_enable_cap), arch/powerpc/kvm/book3s_hv.c (kvmppc_hcall_impl_hv)`),
+  row('KVM_CREATE_DEVICE', '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_ioctl_create_device)`),
+  row('KVM_CREATE_DEVICE', '', 'ENODEV', 'this kernel has no such device type (the type is unknown or its driver is not built, e.g. CONFIG_KVM_VFIO=n)', `${KVM_MAIN} (kvm_ioctl_create_device)`),
+  row('KVM_CREATE_DEVICE', '', 'EBUSY', 'this VM already has a device of this type and the type allows only one', `${KVM_MAIN} (kvm_ioctl_create_device)`),
+  row('KVM_CREATE_DEVICE', 'kvm-vfio', 'EBUSY', 'this VM already has its KVM-VFIO device: the kernel allows one per VM (vm.createVfioDevice() returns the existing one)', `${KVM_VFIO} (kvm_vfio_create)`),
+  row('KVM_CREATE_DEVICE', '', 'EEXIST', 'this VM already has a device of this type (interrupt controllers answer EEXIST)', `${KVM_MAIN} (kvm_ioctl_create_device)`),
+  row('KVM_CREATE_DEVICE', '', 'ENOMEM', 'the kernel could not allocate the device', `${KVM_MAIN} (kvm_ioctl_create_device)`),
+  row(SET, '', 'EPERM', 'this device has no set_attr: none of its attributes can be set', `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(GET, '', 'EPERM', 'this device has no get_attr: its attributes cannot be read back', `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(GET, 'kvm-vfio', 'EPERM', 'the KVM-VFIO device has no get_attr: its attributes are write-only (track links yourself; this library does)', `${KVM_VFIO} (kvm_vfio_ops has no .get_attr)`),
+  row(HAS, '', 'EPERM', 'this device has no has_attr: attributes cannot be probed', `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(SET, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(GET, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(HAS, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(SET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s set_attr (e.g. virt/kvm/vfio.c kvm_vfio_set_attr)'),
+  row(GET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s get_attr'),
+  row(HAS, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s has_attr (e.g. virt/kvm/vfio.c kvm_vfio_has_attr)'),
+  row('*', '', 'ENOTTY', 'this fd does not answer this request: the object is not what the call expects, or the kernel lacks the feature', VFS_IOCTL),
+];
+
+const kvmVfioRows: HintRow[] = [
+  row(SET, GROUP_ADD, 'EFAULT', OUR_STRUCT_BUG, `${KVM_VFIO} (kvm_vfio_set_file: get_user)`),
+  row(SET, GROUP_ADD, 'EBADF', 'the fd to add is not open', `${KVM_VFIO} (kvm_vfio_file_add)`),
+  row(SET, GROUP_ADD, 'EINVAL', 'the fd is not a VFIO group (or, from 6.6, a VFIO device cdev), or the vfio module is not loaded', `${KVM_VFIO} (kvm_vfio_file_add: vfio_file_is_valid)`),
+  row(SET, GROUP_ADD, 'EEXIST', 'this group is already added to this KVM-VFIO device (a dup() of the same open file counts as the same group)', `${KVM_VFIO} (kvm_vfio_file_add)`),
+  row(SET, GROUP_ADD, 'ENOMEM', 'the kernel could not allocate the group entry', `${KVM_VFIO} (kvm_vfio_file_add)`),
+  row(SET, GROUP_DEL, 'EFAULT', OUR_STRUCT_BUG, `${KVM_VFIO} (kvm_vfio_set_file: get_user)`),
+  row(SET, GROUP_DEL, 'EBADF', 'the fd to remove is not open', `${KVM_VFIO} (kvm_vfio_file_del)`),
+  row(SET, GROUP_DEL, 'ENOENT', 'this group was never added to this KVM-VFIO device, or it was already removed', `${KVM_VFIO} (kvm_vfio_file_del)`),
+  row(SET, SET_SPAPR_TCE, 'EFAULT', `${OUR_STRUCT_BUG}; or, with a kernel WARN in dmesg, the group has no iommu_table_group and this platform cannot link it`, `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce: copy_from_user), ${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'EBADF', 'the group fd or the table fd is not open (the group fd is checked first)', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce), ${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'ENOENT', 'the group fd was never added to this KVM-VFIO device (call addGroup first)', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce)`),
+  row(SET, SET_SPAPR_TCE, 'EINVAL', 'no compatible DMA window, or the table fd is not a TCE table of this VM: the group\'s container needs a window with IOMMU page size <= the table\'s page size, the same bus offset and at least the table\'s size (v2: createWindow; v1: enable, then the first map/unmap creates the default window)', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'EIO', 'the added file has no IOMMU group (a VFIO device cdev fd): link group fds only', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce: vfio_file_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'ENOTTY', 'an existing link between this table and group was being torn down at the same moment: retry', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'ENOMEM', 'the kernel could not allocate the link', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE, 'ENXIO', 'this kernel\'s KVM-VFIO device has no SET_SPAPR_TCE attribute (built without CONFIG_SPAPR_TCE_IOMMU, e.g. not POWER): no in-kernel TCE acceleration, handle TCE hypercalls in user space', `${KVM_VFIO} (kvm_vfio_set_file)`),
+];
+
+const tceRows: HintRow[] = [
+  ...[TCE_64, TCE_32].flatMap((request) => [
+    row(request, '', 'EFAULT', OUR_STRUCT_BUG, `${POWERPC} (kvm_arch_vm_ioctl: copy_from_user)`),
+    row(request, '', 'ENOMEM', 'locked-memory accounting failed: the table counts against RLIMIT_MEMLOCK (raise it with ulimit -l or give CAP_IPC_LOCK), or the kernel is out of memory', `${BOOK3S_VIO} (kvm_vm_ioctl_create_spapr_tce: account_locked_vm)`),
+    row(request, '', 'EBUSY', 'this VM already has a TCE table for this LIOBN (close it first or use another LIOBN)', `${BOOK3S_VIO} (kvm_vm_ioctl_create_spapr_tce)`),
+    row(request, '', 'ENOTTY', 'this kernel has no in-kernel TCE tables (not POWER, or built without CONFIG_SPAPR_TCE_IOMMU)', POWERPC),
+  ]),
+  row(TCE_64, '', 'EINVAL', 'bad table parameters: size 0, a page shift outside 12..34, flags not 0, or offset + size overflowing the bus address space', `${BOOK3S_VIO} (kvm_vm_ioctl_create_spapr_tce), ${POWERPC}`),
+  row(TCE_32, '', 'EINVAL', 'bad window: the legacy call makes 4 KiB IOMMU pages, so the window must be at least 4096 bytes', `${BOOK3S_VIO} (kvm_vm_ioctl_create_spapr_tce), ${POWERPC}`),
+  row('mmap', 'spapr tce table', 'ENOMEM', 'no address space left for the table mapping', 'mm/mmap.c'),
+  row('mmap', 'spapr tce table', 'EINVAL', 'the table mapping was refused (length or offset)', `${BOOK3S_VIO} (kvm_spapr_tce_mmap)`),
+  row('mmap', 'guest memory', 'ENOMEM', 'the kernel could not reserve that much address space (overcommit policy or RLIMIT_AS)', 'mm/mmap.c'),
+  row('mmap', 'guest memory', 'EAGAIN', 'locking the memory exceeded RLIMIT_MEMLOCK', 'mm/mmap.c'),
+];
+
+const vfioRows: HintRow[] = [
+  row('VFIO_GET_API_VERSION', '', 'ENOTTY', 'this file is not a VFIO container (/dev/vfio/vfio)', VFS_IOCTL),
+  row('VFIO_CHECK_EXTENSION', '', 'ENOTTY', 'this file is not a VFIO container', VFS_IOCTL),
+  row('VFIO_SET_IOMMU', '', 'EINVAL', 'no group is attached to this container yet (group.setContainer first), or its IOMMU type is already set', VFIO_CONTAINER),
+  row('VFIO_SET_IOMMU', '', 'ENODEV', 'no IOMMU driver of this type is available for this container\'s groups (checkExtension first; on POWER load vfio_iommu_spapr_tce)', VFIO_CONTAINER),
+  row('VFIO_SET_IOMMU', '', 'EPERM', 'the IOMMU driver refused the container\'s groups: on POWER the platform\'s ownership ops do not match this type (v1 vs v2), or the groups are incompatible', SPAPR_TCE),
+  row('VFIO_SET_IOMMU', '', 'EBUSY', 'a group of this container is already attached to another IOMMU', SPAPR_TCE),
+  row('VFIO_GROUP_GET_STATUS', '', 'ENOTTY', 'this file is not a VFIO group', VFS_IOCTL),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'EPERM', 'the group is not viable: a device in it is bound to a driver other than vfio-pci (bind every device of the group to vfio-pci or unbind it)', VFIO_GROUP),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'EINVAL', 'this group already has a container (unsetContainer first)', `${VFIO_GROUP} (vfio_group_ioctl_set_container)`),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'EBADF', 'the container fd is not open', `${VFIO_GROUP} (vfio_group_ioctl_set_container)`),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'EBADFD', 'the fd is neither a VFIO container nor an iommufd', `${VFIO_GROUP} (vfio_group_ioctl_set_container)`),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'ENODEV', 'the group is gone (its devices were removed)', `${VFIO_GROUP} (vfio_group_ioctl_set_container)`),
+  row('VFIO_GROUP_SET_CONTAINER', '', 'EBUSY', 'the group is already attached to an IOMMU elsewhere', SPAPR_TCE),
+  row('VFIO_GROUP_UNSET_CONTAINER', '', 'EINVAL', 'this group has no container', `${VFIO_GROUP} (vfio_group_ioctl_unset_container)`),
+  row('VFIO_GROUP_UNSET_CONTAINER', '', 'EBUSY', 'the group still has users (open device fds): close them first', `${VFIO_GROUP} (vfio_group_ioctl_unset_container)`),
+  row('VFIO_GROUP_GET_DEVICE_FD', '', 'ENODEV', 'no device with this name in this group (use the full PCI address, e.g. 0001:00:00.0)', `${VFIO_GROUP} (vfio_group_ioctl_get_device_fd)`),
+  row('VFIO_GROUP_GET_DEVICE_FD', '', 'EINVAL', 'the group has no container with an IOMMU set yet (setContainer and setIommu first)', `${VFIO_GROUP} (vfio_group_ioctl_get_device_fd)`),
+  row('VFIO_GROUP_GET_DEVICE_FD', '', 'EBUSY', 'this device is already open', 'drivers/vfio/vfio_main.c (vfio_df_open)'),
+  row('VFIO_IOMMU_SPAPR_TCE_GET_INFO', '', 'ENXIO', 'no group is attached to this container', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_TCE_GET_INFO', '', 'EINVAL', OUR_STRUCT_BUG, `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', '', 'EINVAL', 'the region is not page-aligned, wraps, or flags are set', `${SPAPR_TCE} (tce_iommu_register_pages)`),
+  row('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', '', 'EBUSY', 'this memory (or an overlapping range) is already registered', `${SPAPR_TCE} (tce_iommu_register_pages), arch/powerpc/mm/book3s64/iommu_api.c`),
+  row('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', '', 'ENOMEM', 'pinning the memory failed: registered memory counts against RLIMIT_MEMLOCK (raise it or give CAP_IPC_LOCK)', 'arch/powerpc/mm/book3s64/iommu_api.c (mm_iommu_do_alloc)'),
+  row('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', '', 'ENOTTY', 'memory registration exists only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', '', 'ENOENT', 'this memory is not registered with this container', `${SPAPR_TCE} (tce_iommu_unregister_pages)`),
+  row('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', '', 'EBUSY', 'the memory is still mapped by a DMA window (unmap or remove the window first)', 'arch/powerpc/mm/book3s64/iommu_api.c (mm_iommu_put)'),
+  row('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', '', 'EPERM', 'the container has no mm (it was not used by this process)', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', '', 'ENOTTY', 'memory registration exists only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENXIO', 'no group is attached to this container', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'EINVAL', 'the page shift is not one of spaprInfo().ddw.pageShifts, the window size is zero or too large, or the levels are not supported', `${SPAPR_TCE} (tce_iommu_create_window)`),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENOSPC', 'no free DMA window slot (spaprInfo().ddw.maxDynamicWindows are in use, counting the default window): remove one first', `${SPAPR_TCE} (tce_iommu_create_window)`),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'EPERM', 'this platform cannot create DMA windows', `${SPAPR_TCE} (tce_iommu_create_window)`),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENOTTY', 'DMA windows are created only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_SPAPR_TCE_REMOVE', '', 'EINVAL', 'no DMA window starts at this bus address', `${SPAPR_TCE} (tce_iommu_remove_window)`),
+  row('VFIO_IOMMU_SPAPR_TCE_REMOVE', '', 'ENOTTY', 'DMA windows are removed only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_ENABLE', '', 'EBUSY', 'this container is already enabled', `${SPAPR_TCE} (tce_iommu_enable)`),
+  row('VFIO_IOMMU_ENABLE', '', 'ENODEV', 'no group is attached to this container', `${SPAPR_TCE} (tce_iommu_enable)`),
+  row('VFIO_IOMMU_ENABLE', '', 'EPERM', 'the group has no 32-bit DMA window to enable', `${SPAPR_TCE} (tce_iommu_enable)`),
+  row('VFIO_IOMMU_ENABLE', '', 'ENOMEM', 'locked-memory accounting for the DMA window failed (RLIMIT_MEMLOCK)', `${SPAPR_TCE} (tce_iommu_enable)`),
+  row('VFIO_IOMMU_MAP_DMA', '', 'EINVAL', 'the IOVA or size is not aligned to the IOMMU page size, or falls outside the DMA window', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_MAP_DMA', '', 'EPERM', 'the container is not enabled (enable() first)', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_MAP_DMA', '', 'EBUSY', 'this IOVA is already mapped', `${SPAPR_TCE} (tce_iommu_build)`),
+  row('VFIO_IOMMU_MAP_DMA', '', 'ENXIO', 'no DMA window covers this IOVA', `${SPAPR_TCE} (tce_iommu_find_table)`),
+  row('VFIO_IOMMU_UNMAP_DMA', '', 'EINVAL', 'the IOVA or size is not aligned to the IOMMU page size, or falls outside the DMA window', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_UNMAP_DMA', '', 'EPERM', 'the container is not enabled (enable() first)', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_UNMAP_DMA', '', 'ENXIO', 'no DMA window covers this IOVA', `${SPAPR_TCE} (tce_iommu_find_table)`),
+  row('VFIO_EEH_PE_OP', '', 'EINVAL', 'unknown EEH operation or the PE refused it', 'arch/powerpc/kernel/eeh.c (vfio_spapr_iommu_eeh_ioctl)'),
+  row('VFIO_EEH_PE_OP', '', 'ENODEV', 'this container\'s group has no EEH PE (EEH is not available on this platform)', 'drivers/vfio/vfio_spapr_eeh.c'),
+  row('VFIO_EEH_PE_OP', '', 'ENOTTY', 'EEH is not available on this container (checkExtension(IommuType.EEH))', SPAPR_TCE),
+];
+
+const vcpuRows: HintRow[] = [
+  row('KVM_RUN', '', 'EINVAL', 'the vCPU cannot run in its current state: on POWER HV it must be in PAPR mode (vcpu.enableCap(Cap.PPC_PAPR)) and have a sane register state', 'arch/powerpc/kvm/book3s_hv.c (kvmppc_vcpu_run_hv)'),
+  row('KVM_RUN', '', 'EINTR', 'the run was interrupted by a signal before the guest entered (the loop retries)', 'arch/powerpc/kvm/book3s_hv.c'),
+  row('KVM_SET_USER_MEMORY_REGION', '', 'EINVAL', 'the slot, guest address or size is not aligned, the slot number is too large, or flags are unknown', `${KVM_MAIN} (__kvm_set_memory_region)`),
+  row('KVM_SET_USER_MEMORY_REGION', '', 'EEXIST', 'the region overlaps another slot', `${KVM_MAIN} (__kvm_set_memory_region)`),
+  row('KVM_GET_ONE_REG', '', 'EINVAL', 'this register id is not known to this kernel for this vCPU', 'arch/powerpc/kvm/powerpc.c (kvm_vcpu_ioctl_get_one_reg)'),
+  row('KVM_SET_ONE_REG', '', 'EINVAL', 'this register id is not known to this kernel for this vCPU, or the value is not allowed', 'arch/powerpc/kvm/powerpc.c (kvm_vcpu_ioctl_set_one_reg)'),
+];
+
+const genericRows: HintRow[] = [
+  row('*', '', 'EIO', 'KVM refuses VM, vCPU and device fds used from a process other than the one that created the VM (after fork() or fd passing), and every call on a VM the kernel marked dead (check dmesg)', `${KVM_MAIN} (kvm_vm_ioctl, kvm_device_ioctl: kvm->mm != current->mm)`),
+  row('*', '', 'EBADF', 'the fd is not open', 'fs/ioctl.c (ksys_ioctl)'),
+  row('*', '', 'EMFILE', 'this process has too many open files (RLIMIT_NOFILE): close some or raise the limit', 'fs/file.c (alloc_fd)'),
+  row('*', '', 'ENFILE', 'the system-wide open-file limit is reached', 'fs/file_table.c'),
+  row('*', '', 'ENOMEM', 'the kernel could not allocate memory for this call (or a memory cgroup or locked-memory limit was hit)', 'mm/'),
+  row('*', '', 'EACCES', 'permission denied', 'fs/namei.c'),
+  row('*', '', 'EPERM', 'operation not permitted for this process', 'security/'),
+  row('*', '', 'EFAULT', OUR_STRUCT_BUG, 'copy_from_user / copy_to_user'),
+];
+
+/** Every row of the errno contract, in one table. */
+export const hintRows: readonly HintRow[] = [
+  ...openRows, ...kvmRows, ...kvmVfioRows, ...tceRows, ...vfioRows, ...vcpuRows, ...genericRows,
+];
+
+const byKey = new Map<string, HintRow>();
+for (const hintRow of hintRows) {
+  byKey.set(`${hintRow.request}\u0000${hintRow.qualifier}\u0000${hintRow.code}`, hintRow);
+}
+
+/**
+ * The most specific row for this call and errno: each qualifier in order (e.g. the attribute
+ * name, then the device kind), then the request alone, then any request; undefined if none.
+ */
+export function findHint(request: string, qualifiers: readonly string[], code: string): HintRow | undefined {
+  for (const qualifier of qualifiers) {
+    const found = byKey.get(`${request}\u0000${qualifier}\u0000${code}`);
+    if (found) return found;
+  }
+  return byKey.get(`${request}\u0000\u0000${code}`) ?? byKey.get(`*\u0000\u0000${code}`);
+}

@@ -1,0 +1,94 @@
+// Loads the native addon: an explicit override, then prebuilds/<platform>-<arch>/, then
+// build/Release and build/Debug. When nothing loads, one error lists every path tried.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Results are `>= 0` on success or `-errno`; functions that yield a BigInt return it on success. */
+export interface NativeAddon {
+  readonly arch: string;
+  readonly requests: Readonly<Record<string, number>>;
+  readonly constants: Readonly<Record<string, number>>;
+  readonly errnoNames: readonly (string | undefined)[];
+  readonly errnoDescriptions: readonly (string | undefined)[];
+
+  openDevice(path: string): number;
+  duplicateFd(borrowedFd: number): number;
+  closeFd(fd: number): number;
+  ownedFdCount(): number;
+  isOwnedFd(fd: number): boolean;
+  setSyscallTrace(enabled: boolean): void;
+  takeSyscallTrace(): number[];
+
+  getApiVersion(fd: number): number;
+  checkExtension(fd: number, cap: number): number;
+  getVcpuMmapSize(fd: number): number;
+
+  createVm(systemFd: number, type: number): number;
+  enableCap(fd: number, cap: number, a0: bigint | number, a1: bigint | number, a2: bigint | number, a3: bigint | number): number;
+
+  createDevice(vmFd: number, type: number): number;
+  testDevice(vmFd: number, type: number): number;
+  hasDeviceAttr(fd: number, group: number, attr: bigint | number): number;
+  setDeviceAttrNone(fd: number, group: number, attr: bigint | number): number;
+  setDeviceAttrU64(fd: number, group: number, attr: bigint | number, value: bigint | number): number;
+  setDeviceAttrFd(fd: number, group: number, attr: bigint | number, payloadFd: number): number;
+  setSpaprTce(kvmVfioFd: number, groupFd: number, tableFd: number): number;
+  getDeviceAttrU64(fd: number, group: number, attr: bigint | number): bigint | number;
+
+  probeFionread(fd: number): number;
+  probeFionreadLoop(fd: number, count: number): number;
+  checkExtensionLoop(fd: number, cap: number, count: number): number;
+}
+
+const ADDON_FILE = 'kvm_vfio_spapr.node';
+export const ADDON_OVERRIDE_ENV = 'KVM_VFIO_SPAPR_ADDON';
+
+function packageRoot(): string {
+  // dist/native.js (or lib/native.ts under a test runner) sits one level below the package root.
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+function prebuildCandidates(root: string): string[] {
+  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (!existsSync(dir)) return [join(dir, '*.node')];
+  const files = readdirSync(dir).filter((name) => name.endsWith('.node')).sort();
+  return files.length > 0 ? files.map((name) => join(dir, name)) : [join(dir, '*.node')];
+}
+
+export function addonCandidates(): string[] {
+  const override = process.env[ADDON_OVERRIDE_ENV];
+  if (override) return [resolve(override)];
+  const root = packageRoot();
+  return [
+    ...prebuildCandidates(root),
+    join(root, 'build', 'Release', ADDON_FILE),
+    join(root, 'build', 'Debug', ADDON_FILE),
+  ];
+}
+
+function loadAddon(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const candidate of addonCandidates()) {
+    if (!existsSync(candidate)) {
+      failures.push(`  ${candidate}: not found`);
+      continue;
+    }
+    try {
+      return require(candidate) as NativeAddon;
+    } catch (error) {
+      failures.push(`  ${candidate}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  const error = new Error(
+    `kvm-vfio-spapr: no native addon could be loaded for ${process.platform}-${process.arch}. Tried:\n` +
+      `${failures.join('\n')}\n` +
+      `Build it with 'npm rebuild kvm-vfio-spapr' (needs g++, make, python3) or set ${ADDON_OVERRIDE_ENV}.`,
+  );
+  (error as NodeJS.ErrnoException).code = 'ERR_KVM_ADDON_NOT_FOUND';
+  throw error;
+}
+
+export const native: NativeAddon = loadAddon();

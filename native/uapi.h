@@ -1,0 +1,66 @@
+// Kernel uapi: request numbers and structs come from the headers of the target
+// architecture at compile time (the _IO/_IOW encodings differ between x86 and powerpc).
+#pragma once
+
+#include <linux/kvm.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+
+#include <cstddef>
+#include <cstdint>
+
+// Linux 6.6 renamed group 1 and attrs 1/2 of the KVM-VFIO device to FILE*; the numbers did
+// not change (include/uapi/linux/kvm.h). Debian 12's 6.1 headers only have the GROUP names.
+#ifndef KVM_DEV_VFIO_FILE
+#define KVM_DEV_VFIO_FILE KVM_DEV_VFIO_GROUP
+#define KVM_DEV_VFIO_FILE_ADD KVM_DEV_VFIO_GROUP_ADD
+#define KVM_DEV_VFIO_FILE_DEL KVM_DEV_VFIO_GROUP_DEL
+#endif
+
+// struct kvm_create_spapr_tce{,_64} live only in arch/powerpc/include/uapi/asm/kvm.h, while
+// x86's linux/kvm.h still defines the request numbers that use them. Mirror them elsewhere.
+#if !defined(__powerpc64__)
+struct kvm_create_spapr_tce {
+  __u64 liobn;
+  __u32 window_size;
+};
+struct kvm_create_spapr_tce_64 {
+  __u64 liobn;
+  __u32 page_shift;
+  __u32 flags;
+  __u64 offset; /* in pages */
+  __u64 size;   /* in pages */
+};
+#endif
+
+static_assert(sizeof(kvm_create_device) == 12, "kvm_create_device");
+static_assert(offsetof(kvm_create_device, fd) == 4, "kvm_create_device.fd");
+static_assert(offsetof(kvm_create_device, flags) == 8, "kvm_create_device.flags");
+static_assert(sizeof(kvm_device_attr) == 24, "kvm_device_attr");
+static_assert(offsetof(kvm_device_attr, group) == 4, "kvm_device_attr.group");
+static_assert(offsetof(kvm_device_attr, attr) == 8, "kvm_device_attr.attr");
+static_assert(offsetof(kvm_device_attr, addr) == 16, "kvm_device_attr.addr");
+static_assert(sizeof(kvm_vfio_spapr_tce) == 8, "kvm_vfio_spapr_tce");
+static_assert(offsetof(kvm_vfio_spapr_tce, tablefd) == 4, "kvm_vfio_spapr_tce.tablefd");
+static_assert(sizeof(kvm_create_spapr_tce) == 16, "kvm_create_spapr_tce");
+static_assert(offsetof(kvm_create_spapr_tce, window_size) == 8, "kvm_create_spapr_tce.window_size");
+static_assert(sizeof(kvm_create_spapr_tce_64) == 32, "kvm_create_spapr_tce_64");
+static_assert(offsetof(kvm_create_spapr_tce_64, page_shift) == 8, "kvm_create_spapr_tce_64.page_shift");
+static_assert(offsetof(kvm_create_spapr_tce_64, flags) == 12, "kvm_create_spapr_tce_64.flags");
+static_assert(offsetof(kvm_create_spapr_tce_64, offset) == 16, "kvm_create_spapr_tce_64.offset");
+static_assert(offsetof(kvm_create_spapr_tce_64, size) == 24, "kvm_create_spapr_tce_64.size");
+static_assert(sizeof(kvm_enable_cap) == 104, "kvm_enable_cap");
+static_assert(sizeof(kvm_userspace_memory_region) == 32, "kvm_userspace_memory_region");
+static_assert(sizeof(vfio_group_status) == 8, "vfio_group_status");
+static_assert(sizeof(vfio_iommu_spapr_tce_ddw_info) == 16, "vfio_iommu_spapr_tce_ddw_info");
+static_assert(sizeof(vfio_iommu_spapr_tce_info) == 32, "vfio_iommu_spapr_tce_info");
+static_assert(offsetof(vfio_iommu_spapr_tce_info, dma32_window_start) == 8, "tce_info.dma32_window_start");
+static_assert(offsetof(vfio_iommu_spapr_tce_info, ddw) == 16, "tce_info.ddw");
+static_assert(sizeof(vfio_iommu_spapr_tce_create) == 40, "vfio_iommu_spapr_tce_create");
+static_assert(offsetof(vfio_iommu_spapr_tce_create, window_size) == 16, "tce_create.window_size");
+static_assert(offsetof(vfio_iommu_spapr_tce_create, levels) == 24, "tce_create.levels");
+static_assert(offsetof(vfio_iommu_spapr_tce_create, start_addr) == 32, "tce_create.start_addr");
+static_assert(sizeof(vfio_iommu_spapr_tce_remove) == 16, "vfio_iommu_spapr_tce_remove");
+static_assert(sizeof(vfio_iommu_spapr_register_memory) == 24, "vfio_iommu_spapr_register_memory");
+static_assert(offsetof(vfio_iommu_spapr_register_memory, size) == 16, "register_memory.size");
+static_assert(sizeof(vfio_eeh_pe_op) == 40, "vfio_eeh_pe_op");

@@ -83,9 +83,9 @@ const kvmRows: HintRow[] = [
   row(SET, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
   row(GET, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
   row(HAS, '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_device_ioctl_attr)`),
-  row(SET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s set_attr (e.g. virt/kvm/vfio.c kvm_vfio_set_attr)'),
-  row(GET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s get_attr'),
-  row(HAS, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', 'the device\'s has_attr (e.g. virt/kvm/vfio.c kvm_vfio_has_attr)'),
+  row(SET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', `the device's set_attr, e.g. ${KVM_VFIO} (kvm_vfio_set_attr)`),
+  row(GET, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', `the device's get_attr via ${KVM_MAIN} (kvm_device_ioctl_attr)`),
+  row(HAS, '', 'ENXIO', 'this kernel/device lacks that attribute group or attribute', `the device's has_attr, e.g. ${KVM_VFIO} (kvm_vfio_has_attr)`),
   row('*', '', 'ENOTTY', 'this fd does not answer this request: the object is not what the call expects, or the kernel lacks the feature', VFS_IOCTL),
 ];
 

@@ -1,7 +1,7 @@
 // Loads the native addon: an explicit override, then prebuilds/<platform>-<arch>/, then
 // build/Release and build/Debug. When nothing loads, one error lists every path tried.
 import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,8 +68,14 @@ export function addonCandidates(): string[] {
   ];
 }
 
+/** dlopen, as require() does for .node files, but whatever the file name (an override may be anything). */
+function dlopenAddon(path: string): NativeAddon {
+  const module = { exports: {} as NativeAddon };
+  process.dlopen(module, path, constants.dlopen.RTLD_NOW);
+  return module.exports;
+}
+
 function loadAddon(): NativeAddon {
-  const require = createRequire(import.meta.url);
   const failures: string[] = [];
   for (const candidate of addonCandidates()) {
     if (!existsSync(candidate)) {
@@ -77,7 +83,7 @@ function loadAddon(): NativeAddon {
       continue;
     }
     try {
-      return require(candidate) as NativeAddon;
+      return dlopenAddon(candidate);
     } catch (error) {
       failures.push(`  ${candidate}: ${(error as Error).message.split('\n')[0]}`);
     }

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/power/**', 'node_modules/**'],
+    // Native addons must not share a process with vitest's thread workers.
+    pool: 'forks',
+    execArgv: ['--expose-gc'],
+    testTimeout: 60_000,
+  },
+});

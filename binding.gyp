@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/syscall.cc",
+        "native/native_call.cc",
         "native/fd.cc",
         "native/requests.cc",
         "native/kvm_system.cc",

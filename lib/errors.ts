@@ -34,6 +34,14 @@ export interface KvmVfioErrorFields {
  * }
  */
 export class KvmVfioError extends Error {
+  /**
+   * How many stack frames errors from failed calls capture; undefined (the default) follows
+   * Error.stackTraceLimit. Capturing frames right after a syscall is the dominant cost of the error
+   * path (each frame touches memory the kernel entry/exit made cold): set 0 where failures are
+   * expected in a hot loop and the stack is not needed.
+   */
+  static stackTraceLimit: number | undefined = undefined;
+
   declare readonly code: string;
   declare readonly errno: number | undefined;
   declare readonly syscall: string | undefined;
@@ -44,7 +52,8 @@ export class KvmVfioError extends Error {
   declare readonly step: string | undefined;
 
   constructor(message: string, fields: KvmVfioErrorFields, options?: { cause?: unknown }) {
-    super(message, options);
+    if (options === undefined) super(message);
+    else super(message, options);
     this.code = fields.code;
     this.errno = fields.errno;
     this.syscall = fields.syscall;
@@ -56,6 +65,19 @@ export class KvmVfioError extends Error {
   }
 }
 Object.defineProperty(KvmVfioError.prototype, 'name', { value: 'KvmVfioError', enumerable: false });
+
+const stackTraceLimitWritable = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
+
+/** Constructs with KvmVfioError.stackTraceLimit in force. */
+function newError(message: string, fields: KvmVfioErrorFields): KvmVfioError {
+  const limit = KvmVfioError.stackTraceLimit;
+  if (limit === undefined || !stackTraceLimitWritable) return new KvmVfioError(message, fields);
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = limit;
+  const error = new KvmVfioError(message, fields);
+  Error.stackTraceLimit = saved;
+  return error;
+}
 
 /** The Linux name of a positive errno on this architecture ('EINVAL'). */
 export function errnoName(errno: number): string {
@@ -82,7 +104,7 @@ export function syscallError(result: number, call: FailedCall): KvmVfioError {
   const row = findHint(call.request, call.qualifiers ?? NO_QUALIFIERS, code);
   const hint = row?.hint ?? `the kernel returned ${code} (${native.errnoDescriptions[errno] ?? 'unknown error'}); no specific explanation is known for this call`;
   const args = call.args === undefined ? '' : `(${call.args})`;
-  return new KvmVfioError(`${call.request}${args} on ${call.target} failed: ${code} — ${hint}`, {
+  return newError(`${call.request}${args} on ${call.target} failed: ${code} — ${hint}`, {
     code,
     errno: result,
     syscall: call.syscall,
@@ -96,10 +118,10 @@ export function syscallError(result: number, call: FailedCall): KvmVfioError {
 /** A call on an object after close(): refused without any syscall. */
 export function closedError(target: Target, method: string): KvmVfioError {
   const hint = `${method}() was called after close(); the fd was not used (its number may already belong to another file)`;
-  return new KvmVfioError(`${target} is closed: ${hint}`, { code: 'ERR_KVM_CLOSED', target, hint });
+  return newError(`${target} is closed: ${hint}`, { code: 'ERR_KVM_CLOSED', target, hint });
 }
 
 /** A failure decided by the library itself (wrong object state, API mismatch), not by a syscall. */
 export function usageError(code: string, target: Target, hint: string): KvmVfioError {
-  return new KvmVfioError(`${target}: ${hint}`, { code, target, hint });
+  return newError(`${target}: ${hint}`, { code, target, hint });
 }

@@ -3,22 +3,19 @@
 #include "addon.h"
 
 namespace kvs {
-
-Napi::Object HeaderConstants(Napi::Env env);
-Napi::Array ErrnoNames(Napi::Env env);
-Napi::Array ErrnoDescriptions(Napi::Env env);
-
 namespace {
+
+using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* state);
+
+const Registrar kRegistrars[] = {
+    RegisterFd, RegisterKvmSystem, RegisterKvmVm, RegisterKvmDevice, RegisterBenchProbe,
+};
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {
   AddonState* state = static_cast<AddonState*>(data);
   state->fds.CloseAll();
   delete state;
 }
-
-const Registrar kRegistrars[] = {
-    RegisterFd, RegisterKvmSystem, RegisterKvmVm, RegisterKvmDevice, RegisterBenchProbe,
-};
 
 }  // namespace
 
@@ -30,17 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   for (Registrar registrar : kRegistrars) registrar(env, exports, state);
-  exports.Set("requests", RequestNumbers(env));
-  exports.Set("constants", HeaderConstants(env));
-  exports.Set("errnoNames", ErrnoNames(env));
-  exports.Set("errnoDescriptions", ErrnoDescriptions(env));
-#if defined(__powerpc64__)
-  exports.Set("arch", Napi::String::New(env, "ppc64"));
-#elif defined(__x86_64__)
-  exports.Set("arch", Napi::String::New(env, "x64"));
-#else
-  exports.Set("arch", Napi::String::New(env, "other"));
-#endif
+  RegisterTables(env, exports);
   return exports;
 }
 

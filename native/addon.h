@@ -1,8 +1,9 @@
-// Shared pieces of the native layer: per-environment state and argument readers.
-// lib/ validates every argument first; these readers are the last line of defence and turn a
-// wrong type into a TypeError instead of a syscall.
+// Shared pieces of the native layer: per-environment state, argument readers and registration.
+// Every ioctl wrapper is a raw N-API callback reading its arguments through NativeCall: after a
+// syscall every page the return path touches is cold (PTI/L1D flushes), so the hot path keeps
+// to a few N-API calls. lib/ validates every argument first; the readers here are the last line
+// of defence and turn a wrong type into a TypeError instead of a syscall.
 #pragma once
-
 
 #include <napi.h>
 
@@ -16,35 +17,61 @@ struct AddonState {
   FdTable fds;
 };
 
-inline AddonState* State(const Napi::CallbackInfo& info) {
-  return static_cast<AddonState*>(info.Data());
-}
-
 bool ReadInt32(napi_env env, napi_value value, int32_t* out);
 bool ReadUint32(napi_env env, napi_value value, uint32_t* out);
 // Accepts a BigInt (lossless, non-negative) or a Number that is a safe non-negative integer.
 bool ReadU64(napi_env env, napi_value value, uint64_t* out);
 
-// Reads argument `index` as an fd this environment owns; otherwise throws and returns -1.
-int OwnedFd(const Napi::CallbackInfo& info, size_t index);
-// Throws a TypeError naming the native function; returns undefined for convenience.
-Napi::Value ThrowBadArgument(const Napi::CallbackInfo& info, const char* function, size_t index);
+// The arguments of one call. Readers return false after throwing a TypeError.
+class NativeCall {
+ public:
+  static constexpr size_t kMaxArgs = 8;
 
-inline Napi::Value Result(Napi::Env env, long result) {
-  return Napi::Number::New(env, static_cast<double>(result));
+  NativeCall(napi_env env, napi_callback_info info, const char* name);
+
+  napi_env env() const { return env_; }
+  AddonState* state() const { return state_; }
+  napi_value arg(size_t index) const { return argv_[index]; }
+
+  // An fd this environment owns; otherwise throws ERR_KVM_FD_NOT_OWNED (no syscall) and returns -1.
+  int OwnedFd(size_t index);
+  bool Int32(size_t index, int32_t* out);
+  bool Uint32(size_t index, uint32_t* out);
+  bool U64(size_t index, uint64_t* out);
+
+  napi_value Number(long result);       // >= 0 or -errno
+  napi_value AdoptedFd(long result);    // a new fd is recorded as owned before JS sees it
+  napi_value BigInt(uint64_t value);
+  napi_value Undefined();
+  napi_value BadArgument(size_t index);  // throws; returns nullptr
+
+ private:
+  napi_env env_;
+  const char* name_;
+  AddonState* state_ = nullptr;
+  size_t argc_ = kMaxArgs;
+  napi_value argv_[kMaxArgs];
+};
+
+using RawCallback = napi_value (*)(napi_env env, napi_callback_info info);
+
+struct FunctionSpec {
+  const char* name;
+  RawCallback callback;
+};
+
+void DefineFunctions(Napi::Env env, Napi::Object exports, AddonState* state, const FunctionSpec* specs, size_t count);
+
+template <size_t N>
+void DefineFunctions(Napi::Env env, Napi::Object exports, AddonState* state, const FunctionSpec (&specs)[N]) {
+  DefineFunctions(env, exports, state, specs, N);
 }
-// A result that is a new fd is recorded as owned before it reaches JavaScript.
-Napi::Value AdoptResult(const Napi::CallbackInfo& info, long result);
-
-using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* state);
-void SetFunction(Napi::Env env, Napi::Object exports, AddonState* state, const char* name,
-                 Napi::Function::Callback callback);
 
 void RegisterFd(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmSystem(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmVm(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmDevice(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterBenchProbe(Napi::Env env, Napi::Object exports, AddonState* state);
-Napi::Object RequestNumbers(Napi::Env env);
+void RegisterTables(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvs

@@ -1,4 +1,4 @@
-// open / close / dup for every kernel object, and the per-environment fd table.
+// The fd owner: open / duplicate / close for every kernel object, and the per-environment table.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -34,115 +34,88 @@ void FdTable::CloseAll() {
   count_ = 0;
 }
 
-bool ReadInt32(napi_env env, napi_value value, int32_t* out) {
-  return napi_get_value_int32(env, value, out) == napi_ok;
-}
-
-bool ReadUint32(napi_env env, napi_value value, uint32_t* out) {
-  return napi_get_value_uint32(env, value, out) == napi_ok;
-}
-
-bool ReadU64(napi_env env, napi_value value, uint64_t* out) {
-  bool lossless = false;
-  if (napi_get_value_bigint_uint64(env, value, out, &lossless) == napi_ok) return lossless;
-  double number = 0;
-  if (napi_get_value_double(env, value, &number) != napi_ok) return false;
-  if (!(number >= 0 && number <= 9007199254740991.0)) return false;
-  *out = static_cast<uint64_t>(number);
-  return static_cast<double>(*out) == number;
-}
-
-Napi::Value ThrowBadArgument(const Napi::CallbackInfo& info, const char* function, size_t index) {
-  std::string message = std::string("kvm-vfio-spapr native ") + function + ": argument " +
-                        std::to_string(index) + " has the wrong type (a bug in lib/)";
-  Napi::TypeError::New(info.Env(), message).ThrowAsJavaScriptException();
-  return info.Env().Undefined();
-}
-
-int OwnedFd(const Napi::CallbackInfo& info, size_t index) {
-  int32_t fd = -1;
-  if (ReadInt32(info.Env(), info[index], &fd) && State(info)->fds.Owns(fd)) return fd;
-  Napi::Error error = Napi::Error::New(
-      info.Env(), "kvm-vfio-spapr native: fd " + std::to_string(fd) +
-                      " is not owned by this environment; no syscall was issued (a bug in lib/)");
-  error.Set("code", Napi::String::New(info.Env(), "ERR_KVM_FD_NOT_OWNED"));
-  error.ThrowAsJavaScriptException();
-  return -1;
-}
-
-Napi::Value AdoptResult(const Napi::CallbackInfo& info, long result) {
-  if (result >= 0) State(info)->fds.Adopt(static_cast<int>(result));
-  return Result(info.Env(), result);
-}
-
-void SetFunction(Napi::Env env, Napi::Object exports, AddonState* state, const char* name,
-                 Napi::Function::Callback callback) {
-  exports.Set(name, Napi::Function::New(env, callback, name, state));
-}
-
 namespace {
 
-// openDevice(path) -> fd | -errno. Always O_RDWR | O_CLOEXEC.
-Napi::Value OpenDevice(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) return ThrowBadArgument(info, "openDevice", 0);
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  long result = RetryEintr(kOpen, 0, [&] { return static_cast<long>(open(path.c_str(), O_RDWR | O_CLOEXEC)); });
-  return AdoptResult(info, result);
+bool ReadString(napi_env env, napi_value value, std::string* out) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) return false;
+  out->resize(length);
+  return napi_get_value_string_utf8(env, value, out->data(), length + 1, &length) == napi_ok;
 }
 
-// adoptFd(borrowedFd) -> a CLOEXEC duplicate the addon owns | -errno. The caller keeps its fd.
-Napi::Value DuplicateFd(const Napi::CallbackInfo& info) {
+// openDevice(path) -> fd | -errno. Always O_RDWR | O_CLOEXEC.
+napi_value OpenDevice(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "openDevice");
+  std::string path;
+  if (!ReadString(env, call.arg(0), &path)) return call.BadArgument(0);
+  return call.AdoptedFd(RetryEintr(kOpen, 0, [&] { return static_cast<long>(open(path.c_str(), O_RDWR | O_CLOEXEC)); }));
+}
+
+// duplicateFd(borrowedFd) -> an owned CLOEXEC duplicate | -errno. The caller keeps its own fd.
+napi_value DuplicateFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "duplicateFd");
   int32_t borrowed = -1;
-  if (!ReadInt32(info.Env(), info[0], &borrowed)) return ThrowBadArgument(info, "duplicateFd", 0);
-  long result = RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(borrowed, F_DUPFD_CLOEXEC, 0)); });
-  return AdoptResult(info, result);
+  if (!call.Int32(0, &borrowed)) return nullptr;
+  return call.AdoptedFd(RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(borrowed, F_DUPFD_CLOEXEC, 0)); }));
 }
 
 // closeFd(fd) -> 0 | -errno. Never retried: after EINTR the fd is already gone on Linux.
-Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  State(info)->fds.Release(fd);
+napi_value CloseFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "closeFd");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  call.state()->fds.Release(fd);
   if (g_trace_enabled) TraceSyscall(kClose, 0);
   long result = close(fd) == 0 ? 0 : NegativeErrno();
-  return Result(info.Env(), result == -EINTR ? 0 : result);
+  return call.Number(result == -EINTR ? 0 : result);
 }
 
-Napi::Value OwnedFdCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(State(info)->fds.count()));
+napi_value OwnedFdCount(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "ownedFdCount");
+  return call.Number(static_cast<long>(call.state()->fds.count()));
 }
 
-Napi::Value IsOwnedFd(const Napi::CallbackInfo& info) {
+napi_value IsOwnedFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "isOwnedFd");
   int32_t fd = -1;
-  ReadInt32(info.Env(), info[0], &fd);
-  return Napi::Boolean::New(info.Env(), State(info)->fds.Owns(fd));
+  ReadInt32(env, call.arg(0), &fd);
+  napi_value result;
+  napi_get_boolean(env, call.state()->fds.Owns(fd), &result);
+  return result;
 }
 
-Napi::Value SetSyscallTrace(const Napi::CallbackInfo& info) {
-  g_trace_enabled = info[0].ToBoolean().Value();
-  return info.Env().Undefined();
+napi_value SetSyscallTrace(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setSyscallTrace");
+  bool enabled = false;
+  napi_get_value_bool(env, call.arg(0), &enabled);
+  g_trace_enabled = enabled;
+  return call.Undefined();
 }
 
-// takeSyscallTrace() -> [kind, request, kind, request, ...] as Numbers (requests fit in 32 bits).
-Napi::Value TakeTrace(const Napi::CallbackInfo& info) {
+// takeSyscallTrace() -> [kind, request, kind, request, ...] (requests fit in 32 bits).
+napi_value TakeTrace(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "takeSyscallTrace");
   std::vector<uint64_t> entries = TakeSyscallTrace();
-  Napi::Array array = Napi::Array::New(info.Env(), entries.size());
+  napi_value array;
+  napi_create_array_with_length(env, entries.size(), &array);
   for (size_t i = 0; i < entries.size(); ++i) {
-    array.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(entries[i])));
+    napi_value value;
+    napi_create_double(env, static_cast<double>(entries[i]), &value);
+    napi_set_element(env, array, static_cast<uint32_t>(i), value);
   }
   return array;
 }
 
+const FunctionSpec kFunctions[] = {
+    {"openDevice", OpenDevice},       {"duplicateFd", DuplicateFd},         {"closeFd", CloseFd},
+    {"ownedFdCount", OwnedFdCount},   {"isOwnedFd", IsOwnedFd},             {"setSyscallTrace", SetSyscallTrace},
+    {"takeSyscallTrace", TakeTrace},
+};
+
 }  // namespace
 
 void RegisterFd(Napi::Env env, Napi::Object exports, AddonState* state) {
-  SetFunction(env, exports, state, "openDevice", OpenDevice);
-  SetFunction(env, exports, state, "duplicateFd", DuplicateFd);
-  SetFunction(env, exports, state, "closeFd", CloseFd);
-  SetFunction(env, exports, state, "ownedFdCount", OwnedFdCount);
-  SetFunction(env, exports, state, "isOwnedFd", IsOwnedFd);
-  SetFunction(env, exports, state, "setSyscallTrace", SetSyscallTrace);
-  SetFunction(env, exports, state, "takeSyscallTrace", TakeTrace);
+  DefineFunctions(env, exports, state, kFunctions);
 }
 
 }  // namespace kvs

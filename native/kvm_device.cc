@@ -9,120 +9,116 @@ namespace {
 
 long DeviceAttr(int fd, unsigned long request, uint32_t group, uint64_t attr, void* payload) {
   kvm_device_attr device_attr{};
-  device_attr.flags = 0;
   device_attr.group = group;
   device_attr.attr = attr;
   device_attr.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(payload));
   return Ioctl(fd, request, &device_attr);
 }
 
-struct AttrArgs {
+// (fd, group, attr) as the first three arguments of every attribute call.
+struct AttrCall {
   int fd = -1;
   uint32_t group = 0;
   uint64_t attr = 0;
+
+  bool Read(NativeCall& call) {
+    fd = call.OwnedFd(0);
+    return fd >= 0 && call.Uint32(1, &group) && call.U64(2, &attr);
+  }
 };
 
-bool ReadAttrArgs(const Napi::CallbackInfo& info, const char* function, AttrArgs* out) {
-  out->fd = OwnedFd(info, 0);
-  if (out->fd < 0) return false;
-  if (!ReadUint32(info.Env(), info[1], &out->group)) {
-    ThrowBadArgument(info, function, 1);
-    return false;
-  }
-  if (!ReadU64(info.Env(), info[2], &out->attr)) {
-    ThrowBadArgument(info, function, 2);
-    return false;
-  }
-  return true;
+napi_value CreateDeviceWithFlags(NativeCall& call, uint32_t flags) {
+  int fd = call.OwnedFd(0);
+  kvm_create_device request{};
+  if (fd < 0 || !call.Uint32(1, &request.type)) return nullptr;
+  request.fd = static_cast<__u32>(-1);  // written back by the kernel; TEST never writes it
+  request.flags = flags;
+  long result = Ioctl(fd, KVM_CREATE_DEVICE, &request);
+  if (flags & KVM_CREATE_DEVICE_TEST) return call.Number(result);
+  return call.AdoptedFd(result < 0 ? result : static_cast<int32_t>(request.fd));
 }
 
-// createDevice(vmFd, type) -> device fd | -errno. fd is preset to -1: the kernel writes it back.
-Napi::Value CreateDevice(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  kvm_create_device request{};
-  if (!ReadUint32(info.Env(), info[1], &request.type)) return ThrowBadArgument(info, "createDevice", 1);
-  request.fd = static_cast<__u32>(-1);
-  long result = Ioctl(fd, KVM_CREATE_DEVICE, &request);
-  return AdoptResult(info, result < 0 ? result : static_cast<int32_t>(request.fd));
+// createDevice(vmFd, type) -> device fd | -errno
+napi_value CreateDevice(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "createDevice");
+  return CreateDeviceWithFlags(call, 0);
 }
 
 // testDevice(vmFd, type) -> 0 | -errno. KVM_CREATE_DEVICE_TEST creates nothing and writes no fd
 // (virt/kvm/kvm_main.c kvm_ioctl_create_device), so there is nothing to own.
-Napi::Value TestDevice(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  kvm_create_device request{};
-  if (!ReadUint32(info.Env(), info[1], &request.type)) return ThrowBadArgument(info, "testDevice", 1);
-  request.fd = static_cast<__u32>(-1);
-  request.flags = KVM_CREATE_DEVICE_TEST;
-  return Result(info.Env(), Ioctl(fd, KVM_CREATE_DEVICE, &request));
+napi_value TestDevice(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "testDevice");
+  return CreateDeviceWithFlags(call, KVM_CREATE_DEVICE_TEST);
 }
 
-Napi::Value HasDeviceAttr(const Napi::CallbackInfo& info) {
-  AttrArgs args;
-  if (!ReadAttrArgs(info, "hasDeviceAttr", &args)) return info.Env().Undefined();
-  return Result(info.Env(), DeviceAttr(args.fd, KVM_HAS_DEVICE_ATTR, args.group, args.attr, nullptr));
+napi_value HasDeviceAttr(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "hasDeviceAttr");
+  AttrCall attr;
+  if (!attr.Read(call)) return nullptr;
+  return call.Number(DeviceAttr(attr.fd, KVM_HAS_DEVICE_ATTR, attr.group, attr.attr, nullptr));
 }
 
-// setDeviceAttr(fd, group, attr) with no payload (addr = 0), for control attributes.
-Napi::Value SetDeviceAttrNone(const Napi::CallbackInfo& info) {
-  AttrArgs args;
-  if (!ReadAttrArgs(info, "setDeviceAttrNone", &args)) return info.Env().Undefined();
-  return Result(info.Env(), DeviceAttr(args.fd, KVM_SET_DEVICE_ATTR, args.group, args.attr, nullptr));
+// setDeviceAttrNone(fd, group, attr): control attributes without payload (addr = 0).
+napi_value SetDeviceAttrNone(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setDeviceAttrNone");
+  AttrCall attr;
+  if (!attr.Read(call)) return nullptr;
+  return call.Number(DeviceAttr(attr.fd, KVM_SET_DEVICE_ATTR, attr.group, attr.attr, nullptr));
 }
 
-Napi::Value SetDeviceAttrU64(const Napi::CallbackInfo& info) {
-  AttrArgs args;
-  if (!ReadAttrArgs(info, "setDeviceAttrU64", &args)) return info.Env().Undefined();
+napi_value SetDeviceAttrU64(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setDeviceAttrU64");
+  AttrCall attr;
   uint64_t payload = 0;
-  if (!ReadU64(info.Env(), info[3], &payload)) return ThrowBadArgument(info, "setDeviceAttrU64", 3);
-  return Result(info.Env(), DeviceAttr(args.fd, KVM_SET_DEVICE_ATTR, args.group, args.attr, &payload));
+  if (!attr.Read(call) || !call.U64(3, &payload)) return nullptr;
+  return call.Number(DeviceAttr(attr.fd, KVM_SET_DEVICE_ATTR, attr.group, attr.attr, &payload));
 }
 
 // setDeviceAttrFd(fd, group, attr, payloadFd): an s32 fd payload (KVM-VFIO FILE_ADD / FILE_DEL).
 // payloadFd may be a borrowed fd the addon does not own; the kernel checks it.
-Napi::Value SetDeviceAttrFd(const Napi::CallbackInfo& info) {
-  AttrArgs args;
-  if (!ReadAttrArgs(info, "setDeviceAttrFd", &args)) return info.Env().Undefined();
+napi_value SetDeviceAttrFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setDeviceAttrFd");
+  AttrCall attr;
   int32_t payload = -1;
-  if (!ReadInt32(info.Env(), info[3], &payload)) return ThrowBadArgument(info, "setDeviceAttrFd", 3);
-  return Result(info.Env(), DeviceAttr(args.fd, KVM_SET_DEVICE_ATTR, args.group, args.attr, &payload));
+  if (!attr.Read(call) || !call.Int32(3, &payload)) return nullptr;
+  return call.Number(DeviceAttr(attr.fd, KVM_SET_DEVICE_ATTR, attr.group, attr.attr, &payload));
 }
 
 // setSpaprTce(kvmVfioFd, groupFd, tableFd): KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE (virt/kvm/vfio.c).
-Napi::Value SetSpaprTce(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
+napi_value SetSpaprTce(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setSpaprTce");
+  int fd = call.OwnedFd(0);
   kvm_vfio_spapr_tce payload{};
-  if (!ReadInt32(info.Env(), info[1], &payload.groupfd)) return ThrowBadArgument(info, "setSpaprTce", 1);
-  if (!ReadInt32(info.Env(), info[2], &payload.tablefd)) return ThrowBadArgument(info, "setSpaprTce", 2);
-  return Result(info.Env(), DeviceAttr(fd, KVM_SET_DEVICE_ATTR, KVM_DEV_VFIO_GROUP,
-                                       KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE, &payload));
+  if (fd < 0 || !call.Int32(1, &payload.groupfd) || !call.Int32(2, &payload.tablefd)) return nullptr;
+  return call.Number(DeviceAttr(fd, KVM_SET_DEVICE_ATTR, KVM_DEV_VFIO_GROUP, KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE, &payload));
 }
 
-// getDeviceAttrU64(fd, group, attr) -> BigInt | -errno. KVM_GET_DEVICE_ATTR is _IOW but the
+// getDeviceAttrU64(fd, group, attr) -> BigInt | -errno. KVM_GET_DEVICE_ATTR is _IOW, yet the
 // kernel writes the value through addr.
-Napi::Value GetDeviceAttrU64(const Napi::CallbackInfo& info) {
-  AttrArgs args;
-  if (!ReadAttrArgs(info, "getDeviceAttrU64", &args)) return info.Env().Undefined();
+napi_value GetDeviceAttrU64(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getDeviceAttrU64");
+  AttrCall attr;
+  if (!attr.Read(call)) return nullptr;
   uint64_t payload = 0;
-  long result = DeviceAttr(args.fd, KVM_GET_DEVICE_ATTR, args.group, args.attr, &payload);
-  if (result < 0) return Result(info.Env(), result);
-  return Napi::BigInt::New(info.Env(), payload);
+  long result = DeviceAttr(attr.fd, KVM_GET_DEVICE_ATTR, attr.group, attr.attr, &payload);
+  return result < 0 ? call.Number(result) : call.BigInt(payload);
 }
+
+const FunctionSpec kFunctions[] = {
+    {"createDevice", CreateDevice},
+    {"testDevice", TestDevice},
+    {"hasDeviceAttr", HasDeviceAttr},
+    {"setDeviceAttrNone", SetDeviceAttrNone},
+    {"setDeviceAttrU64", SetDeviceAttrU64},
+    {"setDeviceAttrFd", SetDeviceAttrFd},
+    {"setSpaprTce", SetSpaprTce},
+    {"getDeviceAttrU64", GetDeviceAttrU64},
+};
 
 }  // namespace
 
 void RegisterKvmDevice(Napi::Env env, Napi::Object exports, AddonState* state) {
-  SetFunction(env, exports, state, "createDevice", CreateDevice);
-  SetFunction(env, exports, state, "testDevice", TestDevice);
-  SetFunction(env, exports, state, "hasDeviceAttr", HasDeviceAttr);
-  SetFunction(env, exports, state, "setDeviceAttrNone", SetDeviceAttrNone);
-  SetFunction(env, exports, state, "setDeviceAttrU64", SetDeviceAttrU64);
-  SetFunction(env, exports, state, "setDeviceAttrFd", SetDeviceAttrFd);
-  SetFunction(env, exports, state, "setSpaprTce", SetSpaprTce);
-  SetFunction(env, exports, state, "getDeviceAttrU64", GetDeviceAttrU64);
+  DefineFunctions(env, exports, state, kFunctions);
 }
 
 }  // namespace kvs

@@ -6,33 +6,39 @@
 namespace kvs {
 namespace {
 
-Napi::Value GetApiVersion(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  return Result(info.Env(), IoctlValue(fd, KVM_GET_API_VERSION, 0));
+napi_value GetApiVersion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getApiVersion");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  return call.Number(IoctlValue(fd, KVM_GET_API_VERSION, 0));
 }
 
 // checkExtension(fd, cap): the same request on the system fd and on a VM fd.
-Napi::Value CheckExtension(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
+napi_value CheckExtension(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "checkExtension");
+  int fd = call.OwnedFd(0);
   uint32_t cap = 0;
-  if (!ReadUint32(info.Env(), info[1], &cap)) return ThrowBadArgument(info, "checkExtension", 1);
-  return Result(info.Env(), IoctlValue(fd, KVM_CHECK_EXTENSION, cap));
+  if (fd < 0 || !call.Uint32(1, &cap)) return nullptr;
+  return call.Number(IoctlValue(fd, KVM_CHECK_EXTENSION, cap));
 }
 
-Napi::Value GetVcpuMmapSize(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
-  return Result(info.Env(), IoctlValue(fd, KVM_GET_VCPU_MMAP_SIZE, 0));
+napi_value GetVcpuMmapSize(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getVcpuMmapSize");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  return call.Number(IoctlValue(fd, KVM_GET_VCPU_MMAP_SIZE, 0));
 }
+
+const FunctionSpec kFunctions[] = {
+    {"getApiVersion", GetApiVersion},
+    {"checkExtension", CheckExtension},
+    {"getVcpuMmapSize", GetVcpuMmapSize},
+};
 
 }  // namespace
 
 void RegisterKvmSystem(Napi::Env env, Napi::Object exports, AddonState* state) {
-  SetFunction(env, exports, state, "getApiVersion", GetApiVersion);
-  SetFunction(env, exports, state, "checkExtension", CheckExtension);
-  SetFunction(env, exports, state, "getVcpuMmapSize", GetVcpuMmapSize);
+  DefineFunctions(env, exports, state, kFunctions);
 }
 
 }  // namespace kvs

@@ -7,33 +7,37 @@ namespace kvs {
 namespace {
 
 // createVm(systemFd, type) -> vm fd | -errno
-Napi::Value CreateVm(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
+napi_value CreateVm(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "createVm");
+  int fd = call.OwnedFd(0);
   uint32_t type = 0;
-  if (!ReadUint32(info.Env(), info[1], &type)) return ThrowBadArgument(info, "createVm", 1);
-  return AdoptResult(info, IoctlValue(fd, KVM_CREATE_VM, type));
+  if (fd < 0 || !call.Uint32(1, &type)) return nullptr;
+  return call.AdoptedFd(IoctlValue(fd, KVM_CREATE_VM, type));
 }
 
-// enableCap(fd, cap, arg0, arg1, arg2, arg3) -> 0 | -errno; used on VM and vCPU fds.
-Napi::Value EnableCap(const Napi::CallbackInfo& info) {
-  int fd = OwnedFd(info, 0);
-  if (fd < 0) return info.Env().Undefined();
+// enableCap(fd, cap, arg0, arg1, arg2, arg3) -> 0 | -errno; on VM and vCPU fds.
+napi_value EnableCap(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "enableCap");
+  int fd = call.OwnedFd(0);
   kvm_enable_cap request{};
-  if (!ReadUint32(info.Env(), info[1], &request.cap)) return ThrowBadArgument(info, "enableCap", 1);
+  if (fd < 0 || !call.Uint32(1, &request.cap)) return nullptr;
   for (size_t i = 0; i < 4; ++i) {
     uint64_t value = 0;
-    if (!ReadU64(info.Env(), info[2 + i], &value)) return ThrowBadArgument(info, "enableCap", 2 + i);
+    if (!call.U64(2 + i, &value)) return nullptr;
     request.args[i] = value;
   }
-  return Result(info.Env(), Ioctl(fd, KVM_ENABLE_CAP, &request));
+  return call.Number(Ioctl(fd, KVM_ENABLE_CAP, &request));
 }
+
+const FunctionSpec kFunctions[] = {
+    {"createVm", CreateVm},
+    {"enableCap", EnableCap},
+};
 
 }  // namespace
 
 void RegisterKvmVm(Napi::Env env, Napi::Object exports, AddonState* state) {
-  SetFunction(env, exports, state, "createVm", CreateVm);
-  SetFunction(env, exports, state, "enableCap", EnableCap);
+  DefineFunctions(env, exports, state, kFunctions);
 }
 
 }  // namespace kvs

@@ -1,5 +1,5 @@
-// The request numbers and constants as compiled for this architecture, exported so tests can
-// compare the x86_64 and ppc64 builds with kernel-abi.md.
+// The request numbers, constants and errno names as compiled for this architecture, exported so
+// tests can compare the x86_64 and ppc64 builds with kernel-abi.md.
 #include <cstring>
 #include <string>
 
@@ -28,6 +28,7 @@ Napi::Object ToObject(Napi::Env env, const Entry* entries, size_t count) {
 }
 }  // namespace
 
+namespace {
 Napi::Object RequestNumbers(Napi::Env env) {
   return ToObject(env, kRequests, sizeof(kRequests) / sizeof(kRequests[0]));
 }
@@ -56,6 +57,21 @@ Napi::Array ErrnoDescriptions(Napi::Env env) {
 
 Napi::Object HeaderConstants(Napi::Env env) {
   return ToObject(env, kConstants, sizeof(kConstants) / sizeof(kConstants[0]));
+}
+}  // namespace
+
+void RegisterTables(Napi::Env env, Napi::Object exports) {
+  exports.Set("requests", RequestNumbers(env));
+  exports.Set("constants", HeaderConstants(env));
+  exports.Set("errnoNames", ErrnoNames(env));
+  exports.Set("errnoDescriptions", ErrnoDescriptions(env));
+#if defined(__powerpc64__)
+  exports.Set("arch", Napi::String::New(env, "ppc64"));
+#elif defined(__x86_64__)
+  exports.Set("arch", Napi::String::New(env, "x64"));
+#else
+  exports.Set("arch", Napi::String::New(env, "other"));
+#endif
 }
 
 }  // namespace kvs

@@ -40,7 +40,7 @@ export class KvmVfioError extends Error {
    * path (each frame touches memory the kernel entry/exit made cold): set 0 where failures are
    * expected in a hot loop and the stack is not needed.
    */
-  static stackTraceLimit: number | undefined = undefined;
+  static stackFrames: number | undefined = undefined;
 
   declare readonly code: string;
   declare readonly errno: number | undefined;
@@ -68,9 +68,9 @@ Object.defineProperty(KvmVfioError.prototype, 'name', { value: 'KvmVfioError', e
 
 const stackTraceLimitWritable = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
 
-/** Constructs with KvmVfioError.stackTraceLimit in force. */
+/** Constructs with KvmVfioError.stackFrames in force. */
 function newError(message: string, fields: KvmVfioErrorFields): KvmVfioError {
-  const limit = KvmVfioError.stackTraceLimit;
+  const limit = KvmVfioError.stackFrames;
   if (limit === undefined || !stackTraceLimitWritable) return new KvmVfioError(message, fields);
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = limit;

@@ -11,7 +11,13 @@
         "native/kvm_system.cc",
         "native/kvm_vm.cc",
         "native/kvm_device.cc",
-        "native/bench_probe.cc"
+        "native/bench_probe.cc",
+        "native/mapping.cc",
+        "native/async_work.cc",
+        "native/spapr_tce_table.cc",
+        "native/vfio_container.cc",
+        "native/vfio_group.cc",
+        "native/vfio_device.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

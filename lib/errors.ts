@@ -95,6 +95,8 @@ export interface FailedCall {
   target: Target;
   /** The call's arguments as a reader would write them, e.g. 'group 1, attr 3'. */
   args?: string;
+  /** A hint computed for this failure (e.g. naming the devices that block a group), instead of the table's. */
+  hint?: string;
 }
 
 /** Builds the error for a syscall that returned `result` (a negative errno). */
@@ -102,7 +104,7 @@ export function syscallError(result: number, call: FailedCall): KvmVfioError {
   const errno = -result;
   const code = errnoName(errno);
   const row = findHint(call.request, call.qualifiers ?? NO_QUALIFIERS, code);
-  const hint = row?.hint ?? `the kernel returned ${code} (${native.errnoDescriptions[errno] ?? 'unknown error'}); no specific explanation is known for this call`;
+  const hint = call.hint ?? row?.hint ?? `the kernel returned ${code} (${native.errnoDescriptions[errno] ?? 'unknown error'}); no specific explanation is known for this call`;
   const args = call.args === undefined ? '' : `(${call.args})`;
   return newError(`${call.request}${args} on ${call.target} failed: ${code} — ${hint}`, {
     code,
@@ -124,4 +126,10 @@ export function closedError(target: Target, method: string): KvmVfioError {
 /** A failure decided by the library itself (wrong object state, API mismatch), not by a syscall. */
 export function usageError(code: string, target: Target, hint: string): KvmVfioError {
   return newError(`${target}: ${hint}`, { code, target, hint });
+}
+
+/** Returns `result` when it is not an error, otherwise throws the ioctl's KvmVfioError. */
+export function checkIoctl(result: number, request: string, target: Target, args?: string, qualifiers?: readonly string[]): number {
+  if (result >= 0) return result;
+  throw syscallError(result, { syscall: 'ioctl', request, target, ...(args === undefined ? {} : { args }), ...(qualifiers ? { qualifiers } : {}) });
 }

@@ -1,10 +1,25 @@
 // kvm-vfio-spapr: KVM and VFIO for Node.js on POWER.
+export { AttachStep, Linkage, attachIommuGroup, type AttachOptions, type LinkageFlags } from './attach.js';
 export { Cap, DeviceType, IommuType, KVM_API_VERSION, KvmVfioAttr, VmType } from './constants.js';
 export { KvmDevice, type AttrPayload, type AttrValue } from './device.js';
 export { KvmVfioError, errnoName, type KvmVfioErrorFields } from './errors.js';
+export { GuestMemory, pageSize } from './guest-memory.js';
 export { FdObject, resourceStats } from './handle.js';
-export { hintRows, findHint, type HintRow } from './hints.js';
+export { findHint, hintRows, type HintRow } from './hints.js';
 export { Kvm, capabilityName, type CreateVmOptions } from './kvm.js';
-export { addonCandidates, ADDON_OVERRIDE_ENV } from './native.js';
-export { requestNumbers, headerConstants } from './tables.js';
+export { KvmVfioDevice, type GroupRef, type TableRef } from './kvm-vfio-device.js';
+export { ADDON_OVERRIDE_ENV, addonCandidates } from './native.js';
+export { TceHypercall, probe, verdictLine, type HypercallSupport, type ProbeGroup, type ProbeOptions, type ProbeReport } from './probe.js';
+export { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
+export { headerConstants, requestNumbers } from './tables.js';
+export {
+  VFIO_API_VERSION,
+  VfioContainer,
+  type CreateWindowOptions,
+  type DmaWindow,
+  type MapDmaOptions,
+  type SpaprInfo,
+} from './vfio-container.js';
+export { PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioRegionInfo } from './vfio-device.js';
+export { VfioGroup, devicesBlockingViability, iommuGroupDevices, type IommuGroupDevice, type VfioGroupStatus } from './vfio-group.js';
 export { Vm, type EnableCapArgs } from './vm.js';

@@ -37,9 +37,64 @@ export interface NativeAddon {
   setSpaprTce(kvmVfioFd: number, groupFd: number, tableFd: number): number;
   getDeviceAttrU64(fd: number, group: number, attr: bigint | number): bigint | number;
 
+  pageSize(): number;
+  mapAnonymous(length: bigint | number): MappedRegion | number;
+  unmapMapping(handle: MappingHandle, buffer: ArrayBuffer): number;
+
+  createSpaprTce64(vmFd: number, liobn: bigint, pageShift: number, offset: bigint, size: bigint): number;
+  createSpaprTce(vmFd: number, liobn: bigint, windowSize: number): number;
+  mapSpaprTceTable(tableFd: number, entries: bigint): MappedRegion | number;
+
+  vfioGetApiVersion(fd: number): number;
+  vfioCheckExtension(fd: number, extension: number): number;
+  vfioSetIommu(fd: number, type: number): number;
+  spaprTceGetInfo(fd: number): NativeSpaprInfo | number;
+  vfioIommuEnable(fd: number): number;
+  vfioIommuDisable(fd: number): number;
+  vfioMapDma(fd: number, handle: MappingHandle, offset: bigint, iova: bigint, size: bigint, flags: number): number;
+  vfioUnmapDma(fd: number, iova: bigint, size: bigint): number;
+  spaprRegisterMemory(fd: number, handle: MappingHandle): number;
+  spaprRegisterMemoryAsync(fd: number, handle: MappingHandle): Promise<number>;
+  spaprUnregisterMemory(fd: number, handle: MappingHandle): number;
+  spaprCreateWindow(fd: number, pageShift: number, windowSize: bigint, levels: number): bigint | number;
+  spaprCreateWindowAsync(fd: number, pageShift: number, windowSize: bigint, levels: number): Promise<bigint | number>;
+  spaprRemoveWindow(fd: number, startAddr: bigint): number;
+  eehPeOp(fd: number, op: number): number;
+
+  vfioGroupGetStatus(fd: number): number;
+  vfioGroupSetContainer(groupFd: number, containerFd: number): number;
+  vfioGroupSetContainerAsync(groupFd: number, containerFd: number): Promise<number>;
+  vfioGroupUnsetContainer(fd: number): number;
+  vfioGroupGetDeviceFd(fd: number, name: string): number;
+
+  vfioDeviceGetInfo(fd: number): { flags: number; numRegions: number; numIrqs: number } | number;
+  vfioDeviceGetRegionInfo(fd: number, index: number): { flags: number; size: bigint; offset: bigint } | number;
+  vfioDeviceReadRegion(fd: number, position: bigint, width: number): bigint | number;
+  vfioDeviceWriteRegion(fd: number, position: bigint, width: number, value: bigint): number;
+  vfioDeviceMapRegion(fd: number, regionOffset: bigint, size: bigint): MappedRegion | number;
+  vfioDeviceReset(fd: number): number;
+
   probeFionread(fd: number): number;
   probeFionreadLoop(fd: number, count: number): number;
   checkExtensionLoop(fd: number, cap: number, count: number): number;
+}
+
+/** An opaque, type-tagged object naming a native mapping; its address never reaches JavaScript. */
+export type MappingHandle = object & { readonly __mapping: unique symbol };
+
+/** A mapping as the addon returns it: the external ArrayBuffer over it and its handle. */
+export interface MappedRegion {
+  readonly buffer: ArrayBuffer;
+  readonly handle: MappingHandle;
+}
+
+export interface NativeSpaprInfo {
+  flags: number;
+  dma32WindowStart: number;
+  dma32WindowSize: number;
+  pageSizes: bigint;
+  maxDynamicWindows: number;
+  levels: number;
 }
 
 const ADDON_FILE = 'kvm_vfio_spapr.node';

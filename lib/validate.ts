@@ -97,7 +97,7 @@ export function checkOptions<T extends object>(name: string, value: unknown): Pa
 }
 
 /** An instance of one of the library's classes. */
-export function checkInstance<T>(name: string, value: unknown, type: abstract new (...args: never[]) => T): T {
-  if (!(value instanceof type)) throw invalidArgType(name, `an instance of ${type.name}`, value);
-  return value;
+export function checkInstance<T>(name: string, value: unknown, type: { readonly prototype: T; readonly name: string }): T {
+  if (!(value instanceof (type as unknown as new () => T))) throw invalidArgType(name, `an instance of ${type.name}`, value);
+  return value as T;
 }

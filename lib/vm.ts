@@ -1,14 +1,19 @@
 // A VM fd.
-import type { Cap, DeviceType } from './constants.js';
+import { Cap, DeviceType } from './constants.js';
 import { KvmDevice } from './device.js';
-import { syscallError } from './errors.js';
+import { syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject } from './handle.js';
 import type { Kvm } from './kvm.js';
 import { capabilityName, checkExtensionOn } from './kvm.js';
+import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
-import { checkU32, checkU64, invalidArgType, outOfRange } from './validate.js';
+import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
+import { checkBigU64, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, outOfRange } from './validate.js';
 
 const ENODEV = 19;
+const EBUSY = 16;
+const SPAPR_TCE_MIN_PAGE_SHIFT = 12;
+const SPAPR_TCE_MAX_PAGE_SHIFT = 34;
 
 /** Up to four u64 arguments of KVM_ENABLE_CAP (kvm_enable_cap.args). */
 export type EnableCapArgs = readonly (bigint | number)[];
@@ -19,6 +24,8 @@ export class Vm extends FdObject {
   readonly kvm: Kvm;
   /** The KVM_CREATE_VM type. */
   readonly type: number;
+  readonly #capabilities = new Map<number, number>();
+  #vfioDevice: KvmVfioDevice | undefined;
 
   private constructor(token: typeof CONSTRUCTING, fd: number, kvm: Kvm, type: number) {
     super(token, fd, 'vm');
@@ -64,6 +71,82 @@ export class Vm extends FdObject {
       });
     }
     return KvmDevice.fromOwnedFd(deviceFd, this, type);
+  }
+
+  /** @internal checkExtension on the VM fd, asked once per VM (the answer does not change). */
+  capability(cap: number): number {
+    let value = this.#capabilities.get(cap);
+    if (value === undefined) {
+      value = this.checkExtension(cap);
+      this.#capabilities.set(cap, value);
+    }
+    return value;
+  }
+
+  /**
+   * The VM's KVM-VFIO device, created on first call (KVM_CREATE_DEVICE type VFIO). The kernel allows
+   * one per VM, so later calls return the same object while it is open. If one was created
+   * elsewhere (e.g. createDevice(DeviceType.VFIO)), the kernel's EBUSY is explained.
+   */
+  createVfioDevice(): KvmVfioDevice {
+    const fd = this.fdFor('createVfioDevice');
+    if (this.#vfioDevice && !this.#vfioDevice.closed) return this.#vfioDevice;
+    const deviceFd = native.createDevice(fd, DeviceType.VFIO);
+    if (deviceFd < 0) {
+      throw syscallError(deviceFd, {
+        syscall: 'ioctl',
+        request: 'KVM_CREATE_DEVICE',
+        qualifiers: ['kvm-vfio'],
+        target: this.target,
+        args: `type ${DeviceType.VFIO}`,
+        ...(deviceFd === -EBUSY && this.#vfioDevice?.closed
+          ? { hint: 'this VM\'s KVM-VFIO device was closed, but the kernel keeps one per VM for the VM\'s lifetime: a new one cannot be created' }
+          : {}),
+      });
+    }
+    this.#vfioDevice = KvmVfioDevice.fromOwnedVfioFd(deviceFd, this);
+    return this.#vfioDevice;
+  }
+
+  /**
+   * An in-kernel TCE table for `liobn` (KVM_CREATE_SPAPR_TCE_64). On kernels with only
+   * KVM_CAP_SPAPR_TCE, falls back to the legacy KVM_CREATE_SPAPR_TCE when the window fits it
+   * (4 KiB pages, offset 0, 32-bit LIOBN, window below 4 GiB).
+   */
+  createSpaprTceTable(options: SpaprTceTableOptions): SpaprTceTable {
+    const fd = this.fdFor('createSpaprTceTable');
+    const { liobn, pageShift = SPAPR_TCE_MIN_PAGE_SHIFT, offset = 0n, size } = checkOptions<SpaprTceTableOptions>('options', options);
+    checkBigU64('options.liobn', liobn);
+    checkInteger('options.pageShift', pageShift, 0, 63);
+    checkBigU64('options.offset', offset);
+    checkBigU64('options.size', size);
+    const request = { liobn: liobn!, pageShift, offset, size: size! };
+    if (this.capability(Cap.SPAPR_TCE_64) === 0 && this.capability(Cap.SPAPR_TCE) > 0) return this.createLegacyTable(fd, request);
+    const tableFd = native.createSpaprTce64(fd, request.liobn, pageShift, offset, request.size);
+    if (tableFd < 0) {
+      throw syscallError(tableFd, {
+        syscall: 'ioctl',
+        request: 'KVM_CREATE_SPAPR_TCE_64',
+        target: this.target,
+        args: `liobn 0x${request.liobn.toString(16)}, page shift ${pageShift}, offset 0x${offset.toString(16)}, size 0x${request.size.toString(16)}`,
+        ...(pageShift < SPAPR_TCE_MIN_PAGE_SHIFT || pageShift > SPAPR_TCE_MAX_PAGE_SHIFT
+          ? { hint: `page shift ${pageShift} is outside ${SPAPR_TCE_MIN_PAGE_SHIFT}..${SPAPR_TCE_MAX_PAGE_SHIFT}, which the kernel refuses` }
+          : {}),
+      });
+    }
+    return SpaprTceTable.fromOwnedFd(tableFd, this, request, false);
+  }
+
+  private createLegacyTable(fd: number, request: Required<SpaprTceTableOptions>): SpaprTceTable {
+    const windowSize = request.size << 12n;
+    if (request.pageShift !== 12 || request.offset !== 0n || request.liobn > 0xffff_ffffn || windowSize > 0xffff_ffffn) {
+      throw usageError('ERR_KVM_NO_TCE_64', this.target, 'this kernel has only the legacy KVM_CREATE_SPAPR_TCE (no KVM_CAP_SPAPR_TCE_64), which takes 4 KiB pages, offset 0, a 32-bit LIOBN and a window below 4 GiB');
+    }
+    const tableFd = native.createSpaprTce(fd, request.liobn, Number(windowSize));
+    if (tableFd < 0) {
+      throw syscallError(tableFd, { syscall: 'ioctl', request: 'KVM_CREATE_SPAPR_TCE', target: this.target, args: `liobn 0x${request.liobn.toString(16)}, window 0x${windowSize.toString(16)}` });
+    }
+    return SpaprTceTable.fromOwnedFd(tableFd, this, request, true);
   }
 
   /**

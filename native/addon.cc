@@ -8,7 +8,9 @@ namespace {
 using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* state);
 
 const Registrar kRegistrars[] = {
-    RegisterFd, RegisterKvmSystem, RegisterKvmVm, RegisterKvmDevice, RegisterBenchProbe,
+    RegisterFd,         RegisterKvmSystem,     RegisterKvmVm,         RegisterKvmDevice,
+    RegisterBenchProbe, RegisterMapping,       RegisterSpaprTceTable, RegisterVfioContainer,
+    RegisterVfioGroup,  RegisterVfioDevice,
 };
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {

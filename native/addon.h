@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fd.h"
 
@@ -38,6 +39,14 @@ class NativeCall {
   bool Int32(size_t index, int32_t* out);
   bool Uint32(size_t index, uint32_t* out);
   bool U64(size_t index, uint64_t* out);
+  // __u64 is unsigned long long on x86_64 and unsigned long on ppc64: accept either.
+  template <typename T, typename = std::enable_if_t<sizeof(T) == 8 && std::is_unsigned_v<T> && !std::is_same_v<T, uint64_t>>>
+  bool U64(size_t index, T* out) {
+    uint64_t value = 0;
+    if (!U64(index, &value)) return false;
+    *out = value;
+    return true;
+  }
 
   napi_value Number(long result);       // >= 0 or -errno
   napi_value AdoptedFd(long result);    // a new fd is recorded as owned before JS sees it
@@ -72,6 +81,11 @@ void RegisterKvmSystem(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmVm(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmDevice(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterBenchProbe(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterMapping(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterSpaprTceTable(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterVfioContainer(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterVfioGroup(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterVfioDevice(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterTables(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvs

@@ -1,0 +1,423 @@
+// attachIommuGroup: link a VFIO IOMMU group to a guest LIOBN in one call, in QEMU's order
+// (kernel-abi.md §6), with rollback of every step on failure and a Linkage that undoes it all.
+import { Cap, IommuType } from './constants.js';
+import { KvmVfioError, usageError } from './errors.js';
+import type { GuestMemory } from './guest-memory.js';
+import { FdObject } from './handle.js';
+import type { KvmVfioDevice } from './kvm-vfio-device.js';
+import { type Release, acquireStep } from './shared-steps.js';
+import type { SpaprTceTable } from './spapr-tce-table.js';
+import { checkBigU64, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
+import { VfioContainer, type DmaWindow } from './vfio-container.js';
+import { VfioGroup, devicesBlockingViability } from './vfio-group.js';
+import { Vm } from './vm.js';
+
+/** Options for {@link attachIommuGroup}. */
+export interface AttachOptions {
+  /** The group: its number (/dev/vfio/N), a path, or an open VfioGroup (the caller keeps owning it). */
+  group: number | string | VfioGroup;
+  /** The logical IO bus number the guest uses in H_PUT_TCE. */
+  liobn: bigint;
+  /** Size of the LIOBN's DMA window in bytes. */
+  windowSize: bigint;
+  /** IOMMU page shift of the table (12 = 4 KiB ... 34). Default 12. */
+  pageShift?: number;
+  /** First bus address of the window in bytes. Default 0. */
+  busOffset?: bigint;
+  /** The container's IOMMU: 'v2' (default; needed for in-kernel H_PUT_TCE) or 'v1'. */
+  iommu?: 'v2' | 'v1';
+  /**
+   * v2: guest memory to register with the container (VFIO_IOMMU_SPAPR_REGISTER_MEMORY). Without
+   * it the kernel cannot map the guest's TCEs itself and every H_PUT_TCE exits to user space.
+   */
+  memory?: GuestMemory | readonly GuestMemory[];
+  /** A container to use when the group has none yet (default: a new one, owned by the linkage). */
+  container?: VfioContainer;
+  /** TCE table levels of the v2 DMA window. Default 1. */
+  levels?: number;
+}
+
+/** The steps of attachIommuGroup, as named in errors (`error.step`). */
+export const AttachStep = {
+  CAPABILITIES: 'capabilities',
+  KVM_VFIO_DEVICE: 'kvm-vfio device',
+  GROUP: 'group',
+  CONTAINER: 'container',
+  MEMORY: 'memory registration',
+  DMA_WINDOW: 'DMA window',
+  TCE_TABLE: 'TCE table',
+  ADD_GROUP: 'add group',
+  LINK: 'link',
+} as const;
+export type AttachStep = (typeof AttachStep)[keyof typeof AttachStep];
+
+/** How a linkage was made. */
+export interface LinkageFlags {
+  iommu: 'v2' | 'v1';
+  /** Guest memory is registered with the container (in-kernel H_PUT_TCE can map it). */
+  memoryRegistered: boolean;
+  /** The table was made by the legacy KVM_CREATE_SPAPR_TCE. */
+  legacyTable: boolean;
+}
+
+/**
+ * A VFIO group linked to a LIOBN. close() (or dispose) undoes, in reverse order, everything
+ * attachIommuGroup did that no other linkage still needs.
+ */
+export class Linkage implements Disposable {
+  readonly liobn: bigint;
+  readonly group: VfioGroup;
+  readonly container: VfioContainer;
+  readonly device: KvmVfioDevice;
+  readonly table: SpaprTceTable;
+  /** The container's DMA window that covers the LIOBN's window. */
+  readonly window: DmaWindow;
+  readonly flags: LinkageFlags;
+  #releases: Release[] | undefined;
+
+  /** @internal */
+  constructor(parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+    this.liobn = parts.liobn;
+    this.group = parts.group;
+    this.container = parts.container;
+    this.device = parts.device;
+    this.table = parts.table;
+    this.window = parts.window;
+    this.flags = parts.flags;
+    this.#releases = releases;
+  }
+
+  get closed(): boolean {
+    return this.#releases === undefined;
+  }
+
+  /** Detaches: unlinks, then undoes the setup steps in reverse. Idempotent; throws if a step fails to undo. */
+  close(): void {
+    const releases = this.#releases;
+    if (!releases) return;
+    this.#releases = undefined;
+    const failures = releaseAll(releases);
+    if (failures.length > 0) {
+      throw new KvmVfioError(`detaching liobn 0x${this.liobn.toString(16)}: ${failures.map((f) => f.message).join('; ')}`, {
+        code: 'ERR_KVM_DETACH',
+        target: 'linkage',
+        hint: 'some teardown steps failed; the rest were still undone',
+      }, { cause: failures[0] });
+    }
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.close();
+    } catch {
+      // dispose never throws; close() reports failures to callers that want them
+    }
+  }
+}
+
+function releaseAll(releases: Release[]): Error[] {
+  const failures: Error[] = [];
+  for (const release of releases.reverse()) {
+    try {
+      release();
+    } catch (error) {
+      failures.push(error as Error);
+    }
+  }
+  return failures;
+}
+
+interface Plan {
+  liobn: bigint;
+  windowSize: bigint;
+  pageShift: number;
+  busOffset: bigint;
+  iommuType: number;
+  iommu: 'v2' | 'v1';
+  memory: GuestMemory[];
+  container: VfioContainer | undefined;
+  levels: number;
+}
+
+function checkAttachOptions(options: unknown): Plan & { group: number | string | VfioGroup } {
+  const { group, liobn, windowSize, pageShift = 12, busOffset = 0n, iommu = 'v2', memory, container, levels = 1 } = checkOptions<AttachOptions>('options', options);
+  if (!(group instanceof VfioGroup) && typeof group !== 'number' && typeof group !== 'string') {
+    throw invalidArgType('options.group', 'a group number, a path or a VfioGroup', group);
+  }
+  checkBigU64('options.liobn', liobn);
+  checkBigU64('options.windowSize', windowSize, 1n);
+  checkInteger('options.pageShift', pageShift, 12, 34);
+  checkBigU64('options.busOffset', busOffset);
+  if (iommu !== 'v2' && iommu !== 'v1') throw invalidArgValue('options.iommu', iommu, "must be 'v2' or 'v1'");
+  checkInteger('options.levels', levels, 1, 8);
+  const pageSize = 1n << BigInt(pageShift);
+  if (windowSize! % pageSize !== 0n || busOffset % pageSize !== 0n) {
+    throw invalidArgValue('options.windowSize', windowSize, `and options.busOffset must be multiples of the IOMMU page size (${pageSize})`);
+  }
+  const memories = memory === undefined ? [] : Array.isArray(memory) ? [...memory] : [memory];
+  if (container !== undefined) checkInstance('options.container', container, VfioContainer);
+  return {
+    group: group!,
+    liobn: liobn!,
+    windowSize: windowSize!,
+    pageShift,
+    busOffset,
+    iommu,
+    iommuType: iommu === 'v2' ? IommuType.SPAPR_TCE_V2 : IommuType.SPAPR_TCE,
+    memory: memories as GuestMemory[],
+    container,
+    levels,
+  };
+}
+
+function notAvailable(step: AttachStep, code: string, hint: string): KvmVfioError {
+  return new KvmVfioError(`attachIommuGroup failed at step '${step}': ${hint}`, { code, target: 'vm', hint, step });
+}
+
+function atStep(step: AttachStep, error: unknown): unknown {
+  if (!(error instanceof KvmVfioError) || error.step !== undefined) return error;
+  return new KvmVfioError(`attachIommuGroup failed at step '${step}': ${error.message}`, {
+    code: error.code,
+    errno: error.errno,
+    syscall: error.syscall,
+    request: error.request,
+    target: error.target,
+    hint: error.hint,
+    source: error.source,
+    step,
+  }, { cause: error });
+}
+
+/** The attach, step by step; every step pushes how to undo it. */
+class Attacher {
+  readonly releases: Release[] = [];
+  step: AttachStep = AttachStep.CAPABILITIES;
+
+  constructor(readonly vm: Vm, readonly plan: Plan) {}
+
+  /** Runs a step that is undone by closing what it opened. */
+  own<T extends FdObject>(object: T, opened: boolean): T {
+    if (opened) this.releases.push(() => object.close());
+    return object;
+  }
+
+  checkCapabilities(): void {
+    if (this.vm.capability(Cap.SPAPR_TCE_VFIO) === 0) {
+      throw notAvailable(AttachStep.CAPABILITIES, 'ERR_KVM_NO_SPAPR_TCE_VFIO',
+        'KVM_CAP_SPAPR_TCE_VFIO is 0 on this VM: the kernel cannot link VFIO groups to TCE tables (pseries hosts from ~5.0 until the 2025 fix b4392813bbc3, or not POWER); handle TCE hypercalls in user space');
+    }
+    if (this.vm.capability(Cap.SPAPR_TCE_64) === 0 && this.vm.capability(Cap.SPAPR_TCE) === 0) {
+      throw notAvailable(AttachStep.CAPABILITIES, 'ERR_KVM_NO_SPAPR_TCE', 'this kernel has no in-kernel TCE tables (KVM_CAP_SPAPR_TCE and _64 are 0)');
+    }
+    if (this.vm.capability(Cap.DEVICE_CTRL) === 0) {
+      throw notAvailable(AttachStep.CAPABILITIES, 'ERR_KVM_NO_DEVICE_CTRL', 'KVM_CAP_DEVICE_CTRL is 0: this kernel cannot create the KVM-VFIO device');
+    }
+  }
+
+  kvmVfioDevice(): KvmVfioDevice {
+    this.step = AttachStep.KVM_VFIO_DEVICE;
+    const device = this.vm.createVfioDevice();
+    if (!device.supportsSpaprTce()) {
+      throw notAvailable(AttachStep.KVM_VFIO_DEVICE, 'ERR_KVM_NO_SET_SPAPR_TCE',
+        'the KVM-VFIO device has no KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE attribute (kernel built without CONFIG_SPAPR_TCE_IOMMU)');
+    }
+    return device;
+  }
+
+  group(spec: number | string | VfioGroup): VfioGroup {
+    this.step = AttachStep.GROUP;
+    const group = spec instanceof VfioGroup ? spec : this.own(VfioGroup.open(spec), true);
+    if (!group.status.viable) {
+      const blockers = group.number === undefined ? [] : devicesBlockingViability(group.number);
+      const named = blockers.map((d) => `${d.name} (bound to ${d.driver})`).join(', ');
+      throw notAvailable(AttachStep.GROUP, 'ERR_VFIO_GROUP_NOT_VIABLE',
+        `${group.target} is not viable${named ? `: ${named} not bound to vfio-pci` : ''}; bind every device of the group to vfio-pci`);
+    }
+    return group;
+  }
+
+  container(group: VfioGroup): VfioContainer {
+    this.step = AttachStep.CONTAINER;
+    const existing = group.container;
+    const container = existing ?? this.plan.container ?? this.own(VfioContainer.open(), true);
+    if (!existing) {
+      this.releases.push(acquireStep(group, 'container', () => {
+        group.setContainer(container);
+        return () => group.unsetContainer();
+      }));
+    }
+    if (container.iommuType === undefined) container.setIommu(this.plan.iommuType);
+    if (container.iommuType !== this.plan.iommuType) {
+      throw usageError('ERR_VFIO_WRONG_IOMMU', container.target,
+        `the group's container has IOMMU type ${container.iommuType}, but the linkage asks for ${this.plan.iommu}`);
+    }
+    return container;
+  }
+
+  registerMemory(container: VfioContainer): void {
+    this.step = AttachStep.MEMORY;
+    for (const memory of this.plan.memory) {
+      this.releases.push(acquireStep(container, 'memory', () => undefined));
+      this.releases.push(acquireStep(memory, `registered:${containerKey(container)}`, () => {
+        if (container.registeredMemory.includes(memory)) return undefined;
+        container.registerMemory(memory);
+        return () => {
+          if (!container.closed && !memory.closed && container.registeredMemory.includes(memory)) container.unregisterMemory(memory);
+        };
+      }));
+    }
+  }
+
+  dmaWindow(container: VfioContainer): DmaWindow {
+    this.step = AttachStep.DMA_WINDOW;
+    return this.plan.iommu === 'v2' ? this.windowV2(container) : this.windowV1(container);
+  }
+
+  private windowV2(container: VfioContainer): DmaWindow {
+    const { busOffset, windowSize, pageShift, levels } = this.plan;
+    const covering = container.windows.find((w) => covers(w, busOffset, windowSize, pageShift));
+    if (covering) {
+      this.releases.push(acquireStep(container, `window:${covering.startAddr}`, () => undefined));
+      return covering;
+    }
+    const info = container.spaprInfo();
+    const shifts = info.ddw?.pageShifts ?? [12];
+    const windowShift = Math.max(...shifts.filter((shift) => shift <= pageShift));
+    if (!Number.isFinite(windowShift)) {
+      throw usageError('ERR_VFIO_PAGE_SHIFT', container.target, `no IOMMU page size of this platform (shifts ${shifts.join(', ')}) is <= the table's page shift ${pageShift}`);
+    }
+    if (container.windows.length === 0 && busOffset === info.dma32WindowStart) {
+      // The default 32-bit window is still pending at start 0; it would take the slot at the
+      // bus offset we need. Removing it while pending only cancels it (tce_iommu_ioctl).
+      this.releases.push(acquireStep(container, 'default window removed', () => {
+        container.removeWindow(info.dma32WindowStart);
+        return undefined;
+      }));
+    }
+    let created: DmaWindow | undefined;
+    this.releases.push(acquireStep(container, `window:${busOffset}`, () => {
+      created = container.createWindow({ pageShift: windowShift, windowSize, levels });
+      const window = created;
+      return () => {
+        if (!container.closed) container.removeWindow(window.startAddr);
+      };
+    }));
+    const window = created ?? container.windows.find((w) => w.startAddr === busOffset)!;
+    if (window.startAddr !== busOffset) {
+      throw usageError('ERR_VFIO_WINDOW_PLACEMENT', container.target,
+        `the platform placed the DMA window at 0x${window.startAddr.toString(16)}, but the LIOBN's window starts at 0x${busOffset.toString(16)} (use busOffset 0x${window.startAddr.toString(16)})`);
+    }
+    return window;
+  }
+
+  private windowV1(container: VfioContainer): DmaWindow {
+    const { busOffset, windowSize, pageShift } = this.plan;
+    const info = container.spaprInfo();
+    const window: DmaWindow = { startAddr: info.dma32WindowStart, windowSize: info.dma32WindowSize, pageShift: 12, levels: 1 };
+    if (!covers(window, busOffset, windowSize, pageShift)) {
+      throw usageError('ERR_VFIO_WINDOW_MISMATCH', container.target,
+        `a v1 container has only the default window (0x${window.startAddr.toString(16)}, 0x${window.windowSize.toString(16)} bytes, 4 KiB pages), which does not cover the LIOBN's window`);
+    }
+    this.releases.push(acquireStep(container, 'enabled', () => {
+      if (container.enabled) return undefined;
+      container.enable();
+      return () => {
+        if (!container.closed) container.disable();
+      };
+    }));
+    // The first MAP_DMA or UNMAP_DMA creates the default window (tce_iommu_create_default_window).
+    this.releases.push(acquireStep(container, 'default window', () => {
+      container.unmapDma({ iova: window.startAddr, size: 1n << 12n });
+      return undefined;
+    }));
+    return window;
+  }
+
+  table(): SpaprTceTable {
+    this.step = AttachStep.TCE_TABLE;
+    const { liobn, pageShift, busOffset, windowSize } = this.plan;
+    const table = this.vm.createSpaprTceTable({ liobn, pageShift, offset: busOffset >> BigInt(pageShift), size: windowSize >> BigInt(pageShift) });
+    return this.own(table, true);
+  }
+
+  addGroup(device: KvmVfioDevice, group: VfioGroup): void {
+    this.step = AttachStep.ADD_GROUP;
+    this.releases.push(acquireStep(device, `group:${groupKey(group)}`, () => {
+      if (device.hasGroup(group)) return undefined;
+      device.addGroup(group);
+      return () => {
+        if (!device.closed && !group.closed) device.removeGroup(group);
+      };
+    }));
+  }
+
+  link(device: KvmVfioDevice, group: VfioGroup, table: SpaprTceTable): void {
+    this.step = AttachStep.LINK;
+    device.setSpaprTce(group, table);
+  }
+}
+
+const objectKeys = new WeakMap<object, number>();
+let nextKey = 1;
+function objectKey(object: object): number {
+  let key = objectKeys.get(object);
+  if (key === undefined) {
+    key = nextKey++;
+    objectKeys.set(object, key);
+  }
+  return key;
+}
+const containerKey = objectKey;
+const groupKey = objectKey;
+
+function covers(window: DmaWindow, busOffset: bigint, windowSize: bigint, pageShift: number): boolean {
+  return window.pageShift <= pageShift && window.startAddr === busOffset && window.windowSize >= windowSize;
+}
+
+/**
+ * Links a VFIO IOMMU group to a guest LIOBN so the host kernel handles the guest's TCE hypercalls
+ * for it: capability checks on the VM fd → the VM's KVM-VFIO device → the group (opened, viable) →
+ * container and IOMMU type → (v2) memory registration → the DMA window that matches the table
+ * (v2: created; v1: the default window made to exist) → the in-kernel TCE table → add the group
+ * → SET_SPAPR_TCE. On failure everything done so far is undone and the error names the step.
+ *
+ * @example
+ * using memory = GuestMemory.allocate(256n << 20n);
+ * using linkage = attachIommuGroup(vm, { group: 1, liobn: 0x80000000n, windowSize: 1n << 30n, memory });
+ * console.log(linkage.table.read(0));
+ */
+export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
+  checkInstance('vm', vm, Vm);
+  const plan = checkAttachOptions(options);
+  const attacher = new Attacher(vm, plan);
+  try {
+    attacher.checkCapabilities();
+    const device = attacher.kvmVfioDevice();
+    const group = attacher.group(plan.group);
+    const container = attacher.container(group);
+    if (plan.iommu === 'v2') attacher.registerMemory(container);
+    const window = attacher.dmaWindow(container);
+    const table = attacher.table();
+    attacher.addGroup(device, group);
+    attacher.link(device, group, table);
+    return new Linkage(
+      {
+        liobn: plan.liobn,
+        group,
+        container,
+        device,
+        table,
+        window,
+        flags: { iommu: plan.iommu, memoryRegistered: plan.iommu === 'v2' && plan.memory.length > 0, legacyTable: table.legacy },
+      },
+      attacher.releases,
+    );
+  } catch (error) {
+    const failures = releaseAll(attacher.releases);
+    const wrapped = atStep(attacher.step, error);
+    if (failures.length > 0 && wrapped instanceof Error) {
+      Object.defineProperty(wrapped, 'rollbackFailures', { value: failures, enumerable: true });
+    }
+    throw wrapped;
+  }
+}

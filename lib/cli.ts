@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// npx kvm-vfio-spapr doctor [--json]: what this host offers for in-kernel TCE acceleration.
+// Exit code 0 whether or not acceleration is available; 2 only when the doctor itself fails.
+import { type ProbeReport, probe, verdictLine } from './probe.js';
+
+const USAGE = 'usage: kvm-vfio-spapr doctor [--json]';
+
+function json(report: ProbeReport): string {
+  return JSON.stringify(report, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2);
+}
+
+function yesNo(value: boolean | undefined): string {
+  return value === undefined ? '?' : value ? 'yes' : 'no';
+}
+
+function table(report: ProbeReport): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(30)} ${value}`);
+  lines.push('KVM');
+  row(report.kvm.path, report.kvm.open ? `open, API ${report.kvm.apiVersion}` : `not usable: ${report.kvm.error}`);
+  if (report.capabilities) {
+    lines.push('Capabilities (system / VM fd)');
+    for (const name of Object.keys(report.capabilities.system)) {
+      row(name, `${report.capabilities.system[name]} / ${report.capabilities.vm[name] ?? '-'}`);
+    }
+    if (report.capabilities.vmError) row('KVM_CREATE_VM', report.capabilities.vmError);
+  }
+  if (report.kvmVfio) {
+    lines.push('KVM-VFIO device');
+    row('device', report.kvmVfio.error ?? yesNo(report.kvmVfio.device));
+    row('SET_SPAPR_TCE attribute', yesNo(report.kvmVfio.setSpaprTce));
+  }
+  if (report.hypercalls) {
+    lines.push('TCE hypercalls handled in-kernel');
+    for (const call of report.hypercalls) row(`${call.name} (0x${call.number.toString(16)})`, `${yesNo(call.inKernel)} (${call.how})`);
+  }
+  lines.push('VFIO');
+  const container = report.vfio.container;
+  row(container.path, container.open ? `open; SPAPR_TCE ${yesNo(container.spaprTce)}, SPAPR_TCE_v2 ${yesNo(container.spaprTceV2)}` : `not usable: ${container.error}`);
+  if (report.vfio.groups.length === 0) row('IOMMU groups', 'none');
+  for (const group of report.vfio.groups) {
+    const devices = group.devices.map((d) => `${d.name} (${d.driver ?? 'no driver'})`).join(', ');
+    row(`group ${group.number}`, `${group.devNode ? `/dev/vfio/${group.number}` : 'no /dev/vfio node'}, ${group.viable ? 'viable' : 'NOT viable'}: ${devices}`);
+  }
+  if (report.memlock) row('RLIMIT_MEMLOCK (soft / hard)', `${report.memlock.soft} / ${report.memlock.hard}`);
+  for (const warning of report.verdict.warnings) lines.push(`warning: ${warning}`);
+  lines.push(verdictLine(report));
+  return lines.join('\n');
+}
+
+function main(argv: string[]): number {
+  const [command, ...flags] = argv;
+  if (command !== 'doctor' || flags.some((flag) => flag !== '--json')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const report = probe();
+  console.log(flags.includes('--json') ? json(report) : table(report));
+  return 0;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  console.error(`kvm-vfio-spapr doctor failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 2;
+}

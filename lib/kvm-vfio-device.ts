@@ -1,0 +1,128 @@
+// The KVM-VFIO device (KVM_DEV_TYPE_VFIO): one per VM; it holds the VFIO groups a VM uses and
+// their links to in-kernel TCE tables (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE). Kernel: virt/kvm/vfio.c.
+// The kernel has no get_attr and no "unlink": links drop on GROUP_DEL, on closing the table,
+// and on closing this device.
+import { DeviceType, KvmVfioAttr } from './constants.js';
+import { KvmDevice } from './device.js';
+import { syscallError } from './errors.js';
+import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
+import { native } from './native.js';
+import { SpaprTceTable } from './spapr-tce-table.js';
+import { checkInteger, invalidArgType } from './validate.js';
+import { VfioGroup } from './vfio-group.js';
+import type { Vm } from './vm.js';
+
+const ENXIO = 6;
+
+/** A VfioGroup, or an fd number the caller owns (e.g. received from a broker). */
+export type GroupRef = VfioGroup | number;
+/** A SpaprTceTable, or an fd number the caller owns. */
+export type TableRef = SpaprTceTable | number;
+
+function fdOfRef(ref: unknown, name: string, type: typeof VfioGroup | typeof SpaprTceTable, method: string): number {
+  if (ref instanceof FdObject) {
+    if (!(ref instanceof type)) throw invalidArgType(name, `a ${type.name} or an fd number`, ref);
+    return fdOf(ref, method);
+  }
+  if (typeof ref === 'number') return checkInteger(name, ref, -1, 0x7fff_ffff);
+  throw invalidArgType(name, `a ${type.name} or an fd number`, ref);
+}
+
+function describe(ref: GroupRef | TableRef): string {
+  return ref instanceof FdObject ? ref.target : `fd ${ref}`;
+}
+
+/**
+ * The VM's KVM-VFIO device. Get it with `vm.createVfioDevice()` (asking twice returns the same one).
+ *
+ * @example
+ * const kvmVfio = vm.createVfioDevice();
+ * kvmVfio.addGroup(group);
+ * if (kvmVfio.supportsSpaprTce()) kvmVfio.setSpaprTce(group, table);
+ */
+export class KvmVfioDevice extends KvmDevice {
+  readonly #groups = new Set<GroupRef>();
+  readonly #links = new Map<GroupRef, Set<TableRef>>();
+
+  private constructor(token: typeof CONSTRUCTING, fd: number, vm: Vm) {
+    super(token, fd, vm, DeviceType.VFIO, 'kvm-vfio device');
+  }
+
+  /** @internal Used by Vm.createVfioDevice. */
+  static fromOwnedVfioFd(fd: number, vm: Vm): KvmVfioDevice {
+    return new KvmVfioDevice(CONSTRUCTING, fd, vm);
+  }
+
+  /** KVM_DEV_VFIO_GROUP_ADD (FILE_ADD): lets KVM know the VM uses this group. */
+  addGroup(group: GroupRef): void {
+    const fd = this.fdFor('addGroup');
+    const groupFd = fdOfRef(group, 'group', VfioGroup, 'addGroup');
+    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD, groupFd);
+    if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_ADD, 'KVM_DEV_VFIO_GROUP_ADD', describe(group));
+    this.#groups.add(group);
+  }
+
+  /** KVM_DEV_VFIO_GROUP_DEL (FILE_DEL); also drops this group's links. */
+  removeGroup(group: GroupRef): void {
+    const fd = this.fdFor('removeGroup');
+    const groupFd = fdOfRef(group, 'group', VfioGroup, 'removeGroup');
+    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_DEL, groupFd);
+    if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_DEL, 'KVM_DEV_VFIO_GROUP_DEL', describe(group));
+    this.#groups.delete(group);
+    this.#links.delete(group);
+  }
+
+  /** Groups added through this object (the kernel cannot be asked). */
+  get groups(): readonly GroupRef[] {
+    return [...this.#groups];
+  }
+
+  /** True if this object added the group and did not remove it. */
+  hasGroup(group: GroupRef): boolean {
+    return this.#groups.has(group);
+  }
+
+  /**
+   * KVM_HAS_DEVICE_ATTR(KVM_DEV_VFIO_GROUP, SET_SPAPR_TCE): whether this kernel can link groups to
+   * in-kernel TCE tables at all (present only with CONFIG_SPAPR_TCE_IOMMU, i.e. on POWER).
+   */
+  supportsSpaprTce(): boolean {
+    const fd = this.fdFor('supportsSpaprTce');
+    const result = native.hasDeviceAttr(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_SET_SPAPR_TCE);
+    if (result === 0) return true;
+    if (result === -ENXIO) return false;
+    throw this.attrError(result, 'KVM_HAS_DEVICE_ATTR', KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_SET_SPAPR_TCE);
+  }
+
+  /**
+   * KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE: links `group` to the in-kernel TCE table, so the kernel
+   * programs the group's IOMMU when the guest calls H_PUT_TCE on the table's LIOBN. The group
+   * must be added first (ENOENT) and its container must have a DMA window that covers the
+   * table's window with an IOMMU page size no larger than the table's (EINVAL).
+   */
+  setSpaprTce(group: GroupRef, table: TableRef): void {
+    const fd = this.fdFor('setSpaprTce');
+    const groupFd = fdOfRef(group, 'group', VfioGroup, 'setSpaprTce');
+    const tableFd = fdOfRef(table, 'table', SpaprTceTable, 'setSpaprTce');
+    const result = native.setSpaprTce(fd, groupFd, tableFd);
+    if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_SET_SPAPR_TCE, 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE', `${describe(group)}, ${describe(table)}`);
+    const tables = this.#links.get(group) ?? new Set<TableRef>();
+    tables.add(table);
+    this.#links.set(group, tables);
+  }
+
+  /** The tables linked to `group` through this object (closed tables are no longer linked). */
+  linkedTables(group: GroupRef): readonly TableRef[] {
+    return [...(this.#links.get(group) ?? [])].filter((table) => !(table instanceof FdObject && table.closed));
+  }
+
+  private vfioAttrError(result: number, attr: number, attrName: string, what: string): Error {
+    return syscallError(result, {
+      syscall: 'ioctl',
+      request: 'KVM_SET_DEVICE_ATTR',
+      qualifiers: [attrName, 'kvm-vfio'],
+      target: this.target,
+      args: `group ${KvmVfioAttr.GROUP}, attr ${attr}: ${what}`,
+    });
+  }
+}

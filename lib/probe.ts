@@ -1,0 +1,226 @@
+// probe(): what this host offers for in-kernel TCE acceleration, and why not when it does not.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { Cap, DeviceType, IommuType } from './constants.js';
+import { KvmVfioError } from './errors.js';
+import { Kvm, capabilityName } from './kvm.js';
+import { VfioContainer } from './vfio-container.js';
+import { type IommuGroupDevice, iommuGroupDevices } from './vfio-group.js';
+import type { Vm } from './vm.js';
+
+/** The sPAPR TCE hypercalls (PAPR numbers). */
+export const TceHypercall = {
+  H_GET_TCE: 0x1c,
+  H_PUT_TCE: 0x20,
+  H_PUT_TCE_INDIRECT: 0x104,
+  H_STUFF_TCE: 0x138,
+} as const;
+
+/** Who answers a TCE hypercall on this kernel. */
+export interface HypercallSupport {
+  name: keyof typeof TceHypercall;
+  number: number;
+  /** True when the kernel can handle it itself for LIOBNs that have an in-kernel table. */
+  inKernel: boolean;
+  /** 'default' (always on), 'enable-cap' (after KVM_ENABLE_CAP(PPC_ENABLE_HCALL)), or why not. */
+  how: string;
+}
+
+/** One IOMMU group as sysfs and /dev/vfio show it. */
+export interface ProbeGroup {
+  number: number;
+  /** /dev/vfio/N exists (a device of the group is bound to vfio-pci). */
+  devNode: boolean;
+  devices: IommuGroupDevice[];
+  /** No device is bound to a driver other than vfio-pci. */
+  viable: boolean;
+}
+
+export interface ProbeReport {
+  kvm: { path: string; open: boolean; apiVersion?: number; error?: string };
+  /** KVM_CHECK_EXTENSION on /dev/kvm and on a VM fd, by KVM_CAP_* name. */
+  capabilities?: { system: Record<string, number>; vm: Record<string, number>; vmError?: string };
+  kvmVfio?: { device: boolean; setSpaprTce: boolean; error?: string };
+  hypercalls?: HypercallSupport[];
+  vfio: {
+    container: { path: string; open: boolean; spaprTce?: boolean; spaprTceV2?: boolean; error?: string };
+    groups: ProbeGroup[];
+  };
+  /** RLIMIT_MEMLOCK of this process, in bytes ('unlimited' when unlimited). */
+  memlock?: { soft: bigint | 'unlimited'; hard: bigint | 'unlimited' };
+  verdict: { available: boolean; reasons: string[]; warnings: string[] };
+}
+
+export interface ProbeOptions {
+  kvmPath?: string;
+  vfioPath?: string;
+  /** Where sysfs is mounted (tests). */
+  sysfs?: string;
+}
+
+const PROBED_CAPS = [
+  Cap.SPAPR_TCE, Cap.SPAPR_TCE_64, Cap.SPAPR_TCE_VFIO, Cap.SPAPR_MULTITCE, Cap.PPC_ENABLE_HCALL, Cap.DEVICE_CTRL,
+  Cap.CHECK_EXTENSION_VM, Cap.ENABLE_CAP_VM, Cap.PPC_NESTED_HV, Cap.PPC_MMU_RADIX, Cap.PPC_MMU_HASH_V3, Cap.PPC_PAPR, Cap.ONE_REG,
+];
+
+function describeError(error: unknown): string {
+  if (error instanceof KvmVfioError) return `${error.code}: ${error.hint}`;
+  return (error as Error).message;
+}
+
+function readMemlock(): ProbeReport['memlock'] {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max locked memory'));
+    const [soft, hard] = line!.slice('Max locked memory'.length).trim().split(/\s+/);
+    const parse = (value: string | undefined): bigint | 'unlimited' => (value === 'unlimited' ? 'unlimited' : BigInt(value ?? '0'));
+    return { soft: parse(soft), hard: parse(hard) };
+  } catch {
+    return undefined;
+  }
+}
+
+function listGroups(sysfs: string): ProbeGroup[] {
+  let names: string[];
+  try {
+    names = readdirSync(`${sysfs}/kernel/iommu_groups`);
+  } catch {
+    return [];
+  }
+  return names
+    .map(Number)
+    .filter(Number.isInteger)
+    .sort((a, b) => a - b)
+    .map((number) => {
+      const devices = iommuGroupDevices(number, sysfs);
+      const viable = devices.every((device) => device.driver === undefined || device.driver === 'vfio-pci');
+      return { number, devNode: existsSync(`/dev/vfio/${number}`), devices, viable };
+    });
+}
+
+function capabilityTable(ask: (cap: number) => number): Record<string, number> {
+  return Object.fromEntries(PROBED_CAPS.map((cap) => [capabilityName(cap), ask(cap)]));
+}
+
+/** Which TCE hypercalls the kernel handles itself, found out on a scratch VM. */
+function probeHypercalls(vm: Vm, caps: Record<string, number>): HypercallSupport[] {
+  const tables = (caps.KVM_CAP_SPAPR_TCE ?? 0) > 0;
+  return (Object.entries(TceHypercall) as [keyof typeof TceHypercall, number][]).map(([name, number]) => {
+    if (!tables) return { name, number, inKernel: false, how: 'no in-kernel TCE tables on this kernel' };
+    if (name === 'H_PUT_TCE' || name === 'H_GET_TCE') return { name, number, inKernel: true, how: 'default' };
+    if ((caps.KVM_CAP_PPC_ENABLE_HCALL ?? 0) === 0) return { name, number, inKernel: false, how: 'KVM_CAP_PPC_ENABLE_HCALL is 0' };
+    try {
+      vm.enableCap(Cap.PPC_ENABLE_HCALL, [BigInt(number), 1n]);
+      return { name, number, inKernel: true, how: 'enable-cap' };
+    } catch (error) {
+      const code = error instanceof KvmVfioError ? error.code : 'error';
+      return { name, number, inKernel: false, how: `KVM_ENABLE_CAP(PPC_ENABLE_HCALL) refused it: ${code}` };
+    }
+  });
+}
+
+function probeKvm(report: ProbeReport, kvmPath: string): void {
+  let kvm: Kvm;
+  try {
+    kvm = Kvm.open(kvmPath);
+  } catch (error) {
+    report.kvm.error = describeError(error);
+    report.verdict.reasons.push(`${kvmPath} cannot be used: ${report.kvm.error}`);
+    return;
+  }
+  try {
+    report.kvm.open = true;
+    report.kvm.apiVersion = kvm.apiVersion;
+    const system = capabilityTable((cap) => kvm.checkExtension(cap));
+    report.capabilities = { system, vm: {} };
+    let vm: Vm;
+    try {
+      vm = kvm.createVm();
+    } catch (error) {
+      report.capabilities.vmError = describeError(error);
+      report.verdict.reasons.push(`KVM_CREATE_VM failed: ${report.capabilities.vmError}`);
+      return;
+    }
+    try {
+      report.capabilities.vm = capabilityTable((cap) => vm.checkExtension(cap));
+      probeVm(report, vm);
+    } finally {
+      vm.close();
+    }
+  } finally {
+    kvm.close();
+  }
+}
+
+function probeVm(report: ProbeReport, vm: Vm): void {
+  const caps = report.capabilities!.vm;
+  if (!caps.KVM_CAP_SPAPR_TCE_VFIO) report.verdict.reasons.push('KVM_CAP_SPAPR_TCE_VFIO is 0 on a VM fd (not POWER, or a pseries host kernel without the 2025 fix)');
+  if (!caps.KVM_CAP_SPAPR_TCE_64 && !caps.KVM_CAP_SPAPR_TCE) report.verdict.reasons.push('no in-kernel TCE tables (KVM_CAP_SPAPR_TCE and _64 are 0)');
+  if (!caps.KVM_CAP_DEVICE_CTRL) report.verdict.reasons.push('KVM_CAP_DEVICE_CTRL is 0: no KVM devices');
+  report.kvmVfio = { device: false, setSpaprTce: false };
+  try {
+    if (vm.supportsDevice(DeviceType.VFIO)) {
+      const device = vm.createVfioDevice();
+      report.kvmVfio.device = true;
+      report.kvmVfio.setSpaprTce = device.supportsSpaprTce();
+      device.close();
+    }
+  } catch (error) {
+    report.kvmVfio.error = describeError(error);
+  }
+  if (!report.kvmVfio.device) report.verdict.reasons.push(`no KVM-VFIO device${report.kvmVfio.error ? `: ${report.kvmVfio.error}` : ' (CONFIG_KVM_VFIO=n)'}`);
+  else if (!report.kvmVfio.setSpaprTce) report.verdict.reasons.push('the KVM-VFIO device has no SET_SPAPR_TCE attribute (CONFIG_SPAPR_TCE_IOMMU=n)');
+  report.hypercalls = probeHypercalls(vm, caps);
+  for (const call of report.hypercalls.filter((h) => !h.inKernel && (h.name === 'H_PUT_TCE_INDIRECT' || h.name === 'H_STUFF_TCE'))) {
+    report.verdict.warnings.push(`${call.name} is handled in user space on this kernel (${call.how})`);
+  }
+}
+
+function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
+  const entry = report.vfio.container;
+  try {
+    using container = VfioContainer.open(vfioPath);
+    entry.open = true;
+    entry.spaprTce = container.checkExtension(IommuType.SPAPR_TCE) > 0;
+    entry.spaprTceV2 = container.checkExtension(IommuType.SPAPR_TCE_V2) > 0;
+  } catch (error) {
+    entry.error = describeError(error);
+  }
+  if (!entry.open) report.verdict.reasons.push(`${vfioPath} cannot be used: ${entry.error}`);
+  else if (!entry.spaprTceV2) report.verdict.reasons.push('the VFIO container offers no SPAPR_TCE_v2 IOMMU (load vfio_iommu_spapr_tce; not POWER?)');
+  report.vfio.groups = listGroups(sysfs);
+  const usable = report.vfio.groups.filter((group) => group.devNode && group.viable);
+  if (usable.length === 0) report.verdict.warnings.push('no viable VFIO group: bind a device (every device of its IOMMU group) to vfio-pci');
+  for (const group of report.vfio.groups.filter((g) => g.devNode && !g.viable)) {
+    const blockers = group.devices.filter((d) => d.driver && d.driver !== 'vfio-pci').map((d) => `${d.name} (${d.driver})`);
+    report.verdict.warnings.push(`group ${group.number} is not viable: ${blockers.join(', ')} not bound to vfio-pci`);
+  }
+}
+
+/**
+ * Probes /dev/kvm, a scratch VM, its KVM-VFIO device, /dev/vfio and the IOMMU groups, and says
+ * whether in-kernel TCE acceleration is available here, and if not, why.
+ */
+export function probe(options: ProbeOptions = {}): ProbeReport {
+  const kvmPath = options.kvmPath ?? '/dev/kvm';
+  const vfioPath = options.vfioPath ?? '/dev/vfio/vfio';
+  const report: ProbeReport = {
+    kvm: { path: kvmPath, open: false },
+    vfio: { container: { path: vfioPath, open: false }, groups: [] },
+    verdict: { available: false, reasons: [], warnings: [] },
+  };
+  probeKvm(report, kvmPath);
+  probeVfio(report, vfioPath, options.sysfs ?? '/sys');
+  const memlock = readMemlock();
+  if (memlock) report.memlock = memlock;
+  if (memlock && memlock.soft !== 'unlimited' && memlock.soft < 64n << 20n) {
+    report.verdict.warnings.push(`RLIMIT_MEMLOCK is ${memlock.soft} bytes: TCE tables and registered guest memory count against it (raise it, or run with CAP_IPC_LOCK)`);
+  }
+  report.verdict.available = report.verdict.reasons.length === 0;
+  return report;
+}
+
+/** The verdict as one line: 'in-kernel TCE acceleration: available' or '... not available because ...'. */
+export function verdictLine(report: ProbeReport): string {
+  return report.verdict.available
+    ? 'in-kernel TCE acceleration: available'
+    : `in-kernel TCE acceleration: not available because ${report.verdict.reasons.join('; ')}`;
+}

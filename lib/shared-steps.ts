@@ -1,0 +1,53 @@
+// Reference-counted setup steps shared by linkages: adding a group to the KVM-VFIO device, setting
+// a group's container, creating a DMA window, registering memory... Two linkages on one group
+// (e.g. a 32-bit and a 64-bit window, each with its own LIOBN) share the steps they have in
+// common; a step is undone when the last linkage that needs it lets it go, and only if a linkage
+// did it (state found already in place is left as it was).
+
+/** Undoes a step; returns nothing; may throw (the caller collects the error). */
+export type Teardown = () => void;
+/** Gives up one reference to a step. */
+export type Release = () => void;
+
+interface Entry {
+  refs: number;
+  teardown: Teardown | undefined;
+}
+
+const steps = new WeakMap<object, Map<string, Entry>>();
+
+/**
+ * Takes a reference to step `key` of `owner`. The first reference runs `perform`, which does the
+ * step and returns how to undo it, or returns undefined when the state was already there (then
+ * nothing is undone later). Returns the release for this reference.
+ */
+export function acquireStep(owner: object, key: string, perform: () => Teardown | undefined): Release {
+  let entries = steps.get(owner);
+  if (!entries) {
+    entries = new Map();
+    steps.set(owner, entries);
+  }
+  let entry = entries.get(key);
+  if (entry) {
+    entry.refs += 1;
+  } else {
+    entry = { refs: 1, teardown: perform() };
+    entries.set(key, entry);
+  }
+  const held = entry;
+  const map = entries;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    held.refs -= 1;
+    if (held.refs > 0) return;
+    map.delete(key);
+    held.teardown?.();
+  };
+}
+
+/** How many references step `key` of `owner` has (0 when nobody holds it). */
+export function stepReferences(owner: object, key: string): number {
+  return steps.get(owner)?.get(key)?.refs ?? 0;
+}

@@ -1,0 +1,151 @@
+// A VFIO device fd: regions (PCI config space, BARs), BAR mmaps, reset.
+// Kernel: drivers/vfio/pci/vfio_pci_core.c.
+import { checkIoctl, syscallError, usageError } from './errors.js';
+import { CONSTRUCTING, FdObject } from './handle.js';
+import { native, type MappedRegion } from './native.js';
+import { checkBigU64, checkInteger, invalidArgValue } from './validate.js';
+import type { VfioGroup } from './vfio-group.js';
+
+/** VFIO_PCI_*_REGION_INDEX: BAR0..BAR5 are 0..5, the ROM 6, PCI config space 7. */
+export const PciRegion = { BAR0: 0, BAR1: 1, BAR2: 2, BAR3: 3, BAR4: 4, BAR5: 5, ROM: 6, CONFIG: 7, VGA: 8 } as const;
+
+/** VFIO_REGION_INFO_FLAG_* */
+export const RegionFlag = { READ: 1, WRITE: 2, MMAP: 4, CAPS: 8 } as const;
+
+export interface VfioRegionInfo {
+  flags: number;
+  /** Region size in bytes. */
+  size: bigint;
+  /** Where the region starts in the device fd's file offsets (kernel-chosen). */
+  offset: bigint;
+}
+
+/** An mmap of a device region (a BAR), read and written through `buffer`. */
+export class RegionMapping implements Disposable {
+  #region: MappedRegion | undefined;
+  readonly size: bigint;
+
+  /** @internal */
+  constructor(region: MappedRegion, size: bigint) {
+    this.#region = region;
+    this.size = size;
+  }
+
+  /** The mapped registers (detached once closed). MMIO: access with the device's width and byte order. */
+  get buffer(): ArrayBuffer {
+    if (!this.#region) throw usageError('ERR_KVM_CLOSED', 'region mapping', 'buffer was used after close()');
+    return this.#region.buffer;
+  }
+
+  close(): void {
+    const region = this.#region;
+    if (!region) return;
+    this.#region = undefined;
+    native.unmapMapping(region.handle, region.buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+const WIDTHS = new Set([1, 2, 4, 8]);
+
+/**
+ * A device of a VFIO group, e.g. a passed-through PCI function.
+ *
+ * @example
+ * using device = group.getDeviceFd('0002:00:00.0');
+ * const vendor = device.readConfig(0, 2);
+ */
+export class VfioDevice extends FdObject {
+  readonly group: VfioGroup;
+  /** The sysfs name, e.g. '0002:00:00.0'. */
+  readonly name: string;
+  readonly #regions = new Map<number, VfioRegionInfo>();
+
+  private constructor(token: typeof CONSTRUCTING, fd: number, group: VfioGroup, name: string) {
+    super(token, fd, `vfio device ${name}`);
+    this.group = group;
+    this.name = name;
+  }
+
+  /** @internal Used by VfioGroup.getDeviceFd. */
+  static fromOwnedFd(fd: number, group: VfioGroup, name: string): VfioDevice {
+    return new VfioDevice(CONSTRUCTING, fd, group, name);
+  }
+
+  /** VFIO_DEVICE_GET_INFO. */
+  info(): { flags: number; numRegions: number; numIrqs: number } {
+    const result = native.vfioDeviceGetInfo(this.fdFor('info'));
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_GET_INFO', target: this.target });
+    return result;
+  }
+
+  /** VFIO_DEVICE_GET_REGION_INFO (cached: the kernel's answer does not change). */
+  regionInfo(index: number): VfioRegionInfo {
+    const fd = this.fdFor('regionInfo');
+    checkInteger('index', index, 0, 0xffff_ffff);
+    const cached = this.#regions.get(index);
+    if (cached) return cached;
+    const result = native.vfioDeviceGetRegionInfo(fd, index);
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_GET_REGION_INFO', target: this.target, args: `index ${index}` });
+    this.#regions.set(index, result);
+    return result;
+  }
+
+  /** Reads `width` bytes (1, 2, 4 or 8) at `offset` in a region, as a host-order value. */
+  read(region: number, offset: bigint, width: number): bigint {
+    const fd = this.fdFor('read');
+    const position = this.position(region, offset, width);
+    const result = native.vfioDeviceReadRegion(fd, position, width);
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'pread', request: 'pread', target: this.target, args: `region ${region}, offset 0x${offset.toString(16)}, ${width} bytes` });
+    return result;
+  }
+
+  /** Writes `width` bytes (1, 2, 4 or 8) at `offset` in a region. */
+  write(region: number, offset: bigint, width: number, value: bigint): void {
+    const fd = this.fdFor('write');
+    const position = this.position(region, offset, width);
+    checkBigU64('value', value, 0n, (1n << BigInt(8 * width)) - 1n);
+    const result = native.vfioDeviceWriteRegion(fd, position, width, value);
+    if (result < 0) throw syscallError(result, { syscall: 'pwrite', request: 'pwrite', target: this.target, args: `region ${region}, offset 0x${offset.toString(16)}, ${width} bytes` });
+  }
+
+  /** PCI config space read (little-endian, as PCI defines it). */
+  readConfig(offset: number, width: number): number {
+    checkInteger('offset', offset, 0, 0xfff);
+    return Number(this.read(PciRegion.CONFIG, BigInt(offset), width));
+  }
+
+  /** PCI config space write. */
+  writeConfig(offset: number, width: number, value: number): void {
+    checkInteger('offset', offset, 0, 0xfff);
+    checkInteger('value', value, 0, 0xffff_ffff);
+    this.write(PciRegion.CONFIG, BigInt(offset), width, BigInt(value));
+  }
+
+  /** mmaps a whole region (a BAR that allows mmap). */
+  mapRegion(index: number): RegionMapping {
+    const fd = this.fdFor('mapRegion');
+    const info = this.regionInfo(index);
+    if ((info.flags & RegionFlag.MMAP) === 0) throw usageError('ERR_VFIO_REGION_NOT_MMAPPABLE', this.target, `region ${index} cannot be mmapped (flags 0x${info.flags.toString(16)})`);
+    const result = native.vfioDeviceMapRegion(fd, info.offset, info.size);
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'mmap', request: 'mmap', target: this.target, args: `region ${index}` });
+    return new RegionMapping(result, info.size);
+  }
+
+  /** VFIO_DEVICE_RESET. */
+  reset(): void {
+    checkIoctl(native.vfioDeviceReset(this.fdFor('reset')), 'VFIO_DEVICE_RESET', this.target);
+  }
+
+  private position(region: number, offset: unknown, width: unknown): bigint {
+    const info = this.regionInfo(region);
+    checkBigU64('offset', offset);
+    checkInteger('width', width, 1, 8);
+    if (!WIDTHS.has(width as number)) throw invalidArgValue('width', width, 'must be 1, 2, 4 or 8');
+    if ((offset as bigint) + BigInt(width as number) > info.size) throw usageError('ERR_OUT_OF_RANGE', this.target, `offset 0x${(offset as bigint).toString(16)} + ${width} is beyond region ${region} (${info.size} bytes)`);
+    return info.offset + (offset as bigint);
+  }
+}

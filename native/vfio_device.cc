@@ -1,0 +1,124 @@
+// A VFIO device fd (VFIO_GROUP_GET_DEVICE_FD): info, regions (config space, BARs) read and written
+// at typed widths with pread/pwrite, BAR mmap, reset. drivers/vfio/pci/vfio_pci_core.c.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "addon.h"
+#include "mapping.h"
+#include "syscall.h"
+#include "uapi.h"
+
+namespace kvs {
+namespace {
+
+void SetNumber(napi_env env, napi_value object, const char* name, double value) {
+  napi_value number;
+  napi_create_double(env, value, &number);
+  napi_set_named_property(env, object, name, number);
+}
+
+void SetBigInt(napi_env env, napi_value object, const char* name, uint64_t value) {
+  napi_value number;
+  napi_create_bigint_uint64(env, value, &number);
+  napi_set_named_property(env, object, name, number);
+}
+
+// getInfo(fd) -> { flags, numRegions, numIrqs } | -errno
+napi_value GetInfo(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceGetInfo");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  vfio_device_info device_info{};
+  device_info.argsz = sizeof(device_info);
+  long result = Ioctl(fd, VFIO_DEVICE_GET_INFO, &device_info);
+  if (result < 0) return call.Number(result);
+  napi_value object;
+  napi_create_object(env, &object);
+  SetNumber(env, object, "flags", device_info.flags);
+  SetNumber(env, object, "numRegions", device_info.num_regions);
+  SetNumber(env, object, "numIrqs", device_info.num_irqs);
+  return object;
+}
+
+// getRegionInfo(fd, index) -> { flags, size: bigint, offset: bigint } | -errno
+napi_value GetRegionInfo(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceGetRegionInfo");
+  int fd = call.OwnedFd(0);
+  vfio_region_info region{};
+  if (fd < 0 || !call.Uint32(1, &region.index)) return nullptr;
+  region.argsz = sizeof(region);
+  long result = Ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region);
+  if (result < 0) return call.Number(result);
+  napi_value object;
+  napi_create_object(env, &object);
+  SetNumber(env, object, "flags", region.flags);
+  SetBigInt(env, object, "size", region.size);
+  SetBigInt(env, object, "offset", region.offset);
+  return object;
+}
+
+bool ValidWidth(uint32_t width) { return width == 1 || width == 2 || width == 4 || width == 8; }
+
+// readRegion(fd, position, width) -> BigInt (little-endian host order value) | -errno.
+// position is region offset + offset within the region, as the kernel encodes it.
+napi_value ReadRegion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceReadRegion");
+  int fd = call.OwnedFd(0);
+  uint64_t position = 0;
+  uint32_t width = 0;
+  if (fd < 0 || !call.U64(1, &position) || !call.Uint32(2, &width)) return nullptr;
+  if (!ValidWidth(width)) return call.BadArgument(2);
+  uint64_t value = 0;
+  long result = RetryEintr(kIoctl, 0, [&] { return static_cast<long>(pread(fd, &value, width, static_cast<off_t>(position))); });
+  if (result >= 0 && result != static_cast<long>(width)) result = -EIO;
+  return result < 0 ? call.Number(result) : call.BigInt(value);
+}
+
+// writeRegion(fd, position, width, value) -> 0 | -errno
+napi_value WriteRegion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceWriteRegion");
+  int fd = call.OwnedFd(0);
+  uint64_t position = 0;
+  uint32_t width = 0;
+  uint64_t value = 0;
+  if (fd < 0 || !call.U64(1, &position) || !call.Uint32(2, &width) || !call.U64(3, &value)) return nullptr;
+  if (!ValidWidth(width)) return call.BadArgument(2);
+  long result = RetryEintr(kIoctl, 0, [&] { return static_cast<long>(pwrite(fd, &value, width, static_cast<off_t>(position))); });
+  if (result >= 0 && result != static_cast<long>(width)) result = -EIO;
+  return call.Number(result < 0 ? result : 0);
+}
+
+// mapRegion(fd, regionOffset, size) -> { buffer, handle } | -errno: a BAR, MAP_SHARED read/write.
+napi_value MapRegion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceMapRegion");
+  int fd = call.OwnedFd(0);
+  uint64_t region_offset = 0;
+  uint64_t size = 0;
+  if (fd < 0 || !call.U64(1, &region_offset) || !call.U64(2, &size)) return nullptr;
+  if (size == 0 || size % PageSize() != 0) return call.BadArgument(2);
+  return NewMapping(call, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, region_offset);
+}
+
+napi_value Reset(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceReset");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  return call.Number(IoctlValue(fd, VFIO_DEVICE_RESET, 0));
+}
+
+const FunctionSpec kFunctions[] = {
+    {"vfioDeviceGetInfo", GetInfo},
+    {"vfioDeviceGetRegionInfo", GetRegionInfo},
+    {"vfioDeviceReadRegion", ReadRegion},
+    {"vfioDeviceWriteRegion", WriteRegion},
+    {"vfioDeviceMapRegion", MapRegion},
+    {"vfioDeviceReset", Reset},
+};
+
+}  // namespace
+
+void RegisterVfioDevice(Napi::Env env, Napi::Object exports, AddonState* state) {
+  DefineFunctions(env, exports, state, kFunctions);
+}
+
+}  // namespace kvs

@@ -1,0 +1,51 @@
+// Shared by the emulated-POWER-host suites (node:test on the guest's Node 18).
+import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { KvmVfioError, traceSyscalls } from '../../dist/index.js';
+
+/** The devices the emulated host binds to vfio-pci, one per PHB (scripts/power-host). */
+export const GROUP_TESTDEV = 1; // pci-testdev 1b36:0005 at 0001:00:00.0
+export const GROUP_EDU = 2; // edu 1234:11e8 at 0002:00:00.0
+export const DEVICE_TESTDEV = '0001:00:00.0';
+export const DEVICE_EDU = '0002:00:00.0';
+
+/** Open fds of this process (excluding the directory fd used to list them). */
+export function openFdCount() {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      readlinkSync(`/proc/self/fd/${fd}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/**
+ * Asserts `fn` throws a KvmVfioError with these fields; `hint` is a substring of error.hint.
+ * Returns the error.
+ */
+export function expectKvmError(fn, { code, request, syscall, hint, step }) {
+  let caught;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught, `expected a KvmVfioError ${code}, nothing was thrown`);
+  assert.ok(caught instanceof KvmVfioError, `expected a KvmVfioError, got ${caught?.stack ?? caught}`);
+  assert.equal(caught.code, code, caught.message);
+  if (request !== undefined) assert.equal(caught.request, request, caught.message);
+  if (syscall !== undefined) assert.equal(caught.syscall, syscall, caught.message);
+  if (step !== undefined) assert.equal(caught.step, step, caught.message);
+  if (hint !== undefined) assert.ok(caught.hint.includes(hint), `hint "${caught.hint}" lacks "${hint}"`);
+  return caught;
+}
+
+/** Asserts that calling `fn` on a closed object throws ERR_KVM_CLOSED and issues no syscall. */
+export function expectClosedWithoutSyscall(fn) {
+  const { error, syscalls } = traceSyscalls(fn);
+  assert.ok(error instanceof KvmVfioError, `expected ERR_KVM_CLOSED, got ${error}`);
+  assert.equal(error.code, 'ERR_KVM_CLOSED');
+  assert.deepEqual(syscalls, []);
+}

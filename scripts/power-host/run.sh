@@ -123,10 +123,10 @@ wait_for_guest() {
     fi
     sleep 0.2
   done
-  [[ $timed_out == yes ]] || qemu_ended_at=$(now)
   # The markers may have come with qemu's last output.
   [[ -z $command_started_at ]] && console_says 'command start' && command_started_at=$(now)
   [[ -z $command_ended_at ]] && console_says 'command end' && command_ended_at=$(now)
+  [[ $timed_out == yes ]] || qemu_ended_at=$(now)
   return 0
 }
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this file
 # The one place that pins the emulated POWER host: guest kernel, guest modules, cache layout.
 # Sourced by provision.sh and run.sh; defines variables and nothing else.
 
@@ -43,7 +43,6 @@ RESULTS_RELATIVE=$CACHE_RELATIVE/results
 RESULTS_DIR=$REPO_ROOT/$RESULTS_RELATIVE
 
 # Exit codes shared by provision.sh and run.sh (run.sh otherwise passes on the guest command's own code).
-EXIT_OK=0
 EXIT_CANNOT_PROVISION=77   # not root, a package cannot be had, no Debian mirror in the apt config (a "skip")
 EXIT_USAGE=64
 EXIT_TIMEOUT=124           # the guest ran past --timeout and was killed

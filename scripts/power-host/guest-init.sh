@@ -50,6 +50,7 @@ mount_basics() {
 }
 
 kernel_option() {
+  # shellcheck disable=SC2013  # the command line is split into words on purpose
   for word in $(cat /proc/cmdline); do
     case $word in "$1"=*) echo "${word#*=}" ;; esac
   done

@@ -48,7 +48,9 @@ parse_arguments() {
     esac
   done
   ((${#guest_command[@]})) || usage
-  [[ $timeout_seconds =~ ^[0-9]+$ ]] && ((timeout_seconds > 0)) || die "$EXIT_USAGE" "--timeout needs a positive number of seconds, got '$timeout_seconds'"
+  if ! [[ $timeout_seconds =~ ^[0-9]+$ ]] || ((timeout_seconds == 0)); then
+    die "$EXIT_USAGE" "--timeout needs a positive number of seconds, got '$timeout_seconds'"
+  fi
 }
 
 provision() {
@@ -139,7 +141,7 @@ stop_guest() {
       kill -TERM -- "-$qemu_pid" 2>/dev/null || true
       local waited=0
       while guest_is_running && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
-      guest_is_running && kill -KILL -- "-$qemu_pid" 2>/dev/null || true
+      if guest_is_running; then kill -KILL -- "-$qemu_pid" 2>/dev/null || true; fi
     fi
     wait "$qemu_pid" 2>/dev/null || true
     [[ -n $qemu_ended_at ]] || qemu_ended_at=$(now)

@@ -1,0 +1,54 @@
+// Smoke test of the emulated POWER host itself: run inside the guest (scripts/power-host/run.sh -- node
+// test/power/run.mjs). It checks what every later guest test relies on: ppc64, a usable /dev/kvm, the VFIO
+// container device, and two viable IOMMU groups each holding one device bound to vfio-pci.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const GROUPS = { 1: '1b36:0005 (pci-testdev)', 2: '1234:11e8 (edu)' };
+
+function groupDevices(group) {
+  return readdirSync(`/sys/kernel/iommu_groups/${group}/devices`);
+}
+
+function vendorDevice(pciAddress) {
+  const dir = join('/sys/bus/pci/devices', pciAddress);
+  const read = (file) => readFileSync(join(dir, file), 'utf8').trim().replace(/^0x/, '');
+  return `${read('vendor')}:${read('device')}`;
+}
+
+test('the guest is ppc64 (process.arch is ppc64 even on little-endian)', () => {
+  assert.equal(process.arch, 'ppc64');
+  assert.equal(process.platform, 'linux');
+});
+
+test('/dev/kvm is a character device (kvm-hv loaded)', () => {
+  assert.ok(statSync('/dev/kvm').isCharacterDevice());
+  assert.match(readFileSync('/proc/modules', 'utf8'), /^kvm_hv /m);
+});
+
+test('/dev/vfio/vfio exists and is a character device', () => {
+  assert.ok(statSync('/dev/vfio/vfio').isCharacterDevice());
+});
+
+for (const group of Object.keys(GROUPS)) {
+  test(`/dev/vfio/${group} exists`, () => {
+    assert.ok(existsSync(`/dev/vfio/${group}`));
+    assert.ok(statSync(`/dev/vfio/${group}`).isCharacterDevice());
+  });
+
+  test(`IOMMU group ${group} holds exactly one device, bound to vfio-pci`, () => {
+    const devices = groupDevices(group);
+    assert.equal(devices.length, 1, `group ${group} devices: ${devices.join(', ')}`);
+    const driver = readlinkSync(`/sys/kernel/iommu_groups/${group}/devices/${devices[0]}/driver`);
+    assert.equal(basename(driver), 'vfio-pci');
+  });
+}
+
+test('group 1 is pci-testdev and group 2 is edu (one PHB per device)', () => {
+  for (const [group, expected] of Object.entries(GROUPS)) {
+    const [device] = groupDevices(group);
+    assert.equal(vendorDevice(device), expected.split(' ')[0], `group ${group} should be ${expected}`);
+  }
+});

@@ -12,7 +12,10 @@ namespace {
 // Distinguishes our handle objects from any other object (napi_type_tag_object).
 const napi_type_tag kMappingTag = {0x6b766d7666696f00ULL, 0x6d617070696e6701ULL};
 
-void DeleteRef(napi_env /*env*/, void* data, void* /*hint*/) { delete static_cast<MappingRef*>(data); }
+// napi_wrap finalizers receive the wrapped pointer as `data`...
+void DeleteWrappedRef(napi_env /*env*/, void* data, void* /*hint*/) { delete static_cast<MappingRef*>(data); }
+// ...but external ArrayBuffer finalizers receive the buffer's memory as `data` and our pointer as `hint`.
+void DeleteBufferRef(napi_env /*env*/, void* /*data*/, void* hint) { delete static_cast<MappingRef*>(hint); }
 
 }  // namespace
 
@@ -82,13 +85,13 @@ napi_value WrapMapping(NativeCall& call, void* address, size_t length) {
   napi_value handle;
   napi_value pair;
   MappingRef* buffer_ref = new MappingRef(mapping);
-  if (napi_create_external_arraybuffer(env, address, length, DeleteRef, buffer_ref, &buffer) != napi_ok) {
+  if (napi_create_external_arraybuffer(env, address, length, DeleteBufferRef, buffer_ref, &buffer) != napi_ok) {
     delete buffer_ref;
     return nullptr;  // the mapping is unmapped when `mapping` goes out of scope
   }
   napi_create_object(env, &handle);
   napi_type_tag_object(env, handle, &kMappingTag);
-  napi_wrap(env, handle, new MappingRef(mapping), DeleteRef, nullptr, nullptr);
+  napi_wrap(env, handle, new MappingRef(mapping), DeleteWrappedRef, nullptr, nullptr);
   napi_create_object(env, &pair);
   napi_set_named_property(env, pair, "buffer", buffer);
   napi_set_named_property(env, pair, "handle", handle);

@@ -49,3 +49,20 @@ export function expectClosedWithoutSyscall(fn) {
   assert.equal(error.code, 'ERR_KVM_CLOSED');
   assert.deepEqual(syscalls, []);
 }
+
+/**
+ * Node 18 has no `using`: runs `body(use)` and disposes everything passed to `use`, last first,
+ * also when `body` throws or its promise rejects.
+ */
+export async function scoped(body) {
+  const resources = [];
+  const use = (resource) => {
+    resources.push(resource);
+    return resource;
+  };
+  try {
+    return await body(use);
+  } finally {
+    for (const resource of resources.reverse()) resource[Symbol.dispose]();
+  }
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize } from '../../dist/index.js';
-import { DEVICE_TESTDEV, GROUP_TESTDEV, expectClosedWithoutSyscall, expectKvmError } from './helpers.mjs';
+import { DEVICE_TESTDEV, GROUP_TESTDEV, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 function v2Container(groupNumber = GROUP_TESTDEV) {
   const container = VfioContainer.open();
@@ -14,53 +14,53 @@ function v2Container(groupNumber = GROUP_TESTDEV) {
 }
 
 describe('VFIO sPAPR on the emulated POWER host', () => {
-  it('opens the container (API 0) and offers SPAPR_TCE v1 and v2, not TYPE1 (tce_iommu_ioctl VFIO_CHECK_EXTENSION)', () => {
-    using container = VfioContainer.open();
+  it('opens the container (API 0) and offers SPAPR_TCE v1 and v2, not TYPE1 (tce_iommu_ioctl VFIO_CHECK_EXTENSION)', () => scoped((use) => {
+    const container = use(VfioContainer.open());
     assert.equal(container.apiVersion, 0);
     assert.equal(container.checkExtension(IommuType.SPAPR_TCE), 1);
     assert.equal(container.checkExtension(IommuType.SPAPR_TCE_V2), 1);
     assert.equal(container.checkExtension(IommuType.TYPE1), 0);
-  });
+  }));
 
-  it('opens a viable group once; a second open is EBUSY (drivers/vfio/group.c vfio_group_fops_open)', () => {
-    using group = VfioGroup.open(GROUP_TESTDEV);
+  it('opens a viable group once; a second open is EBUSY (drivers/vfio/group.c vfio_group_fops_open)', () => scoped((use) => {
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
     assert.deepEqual(group.status, { viable: true, containerSet: false });
     assert.deepEqual(group.devices(), [{ name: DEVICE_TESTDEV, driver: 'vfio-pci' }]);
     expectKvmError(() => VfioGroup.open(GROUP_TESTDEV), { code: 'EBUSY', request: 'open', hint: 'already open' });
-  });
+  }));
 
-  it('gives ENOENT with a hint for a group that does not exist', () => {
+  it('gives ENOENT with a hint for a group that does not exist', () => scoped((use) => {
     expectKvmError(() => VfioGroup.open(99), { code: 'ENOENT', syscall: 'open', hint: 'vfio-pci' });
-  });
+  }));
 
-  it('reports the v2 DDW info 6.12 gives: 4K|64K|16M pages, 2 windows, 1 GiB default window (tce_iommu_ioctl GET_INFO)', () => {
-    using setup = v2Container();
+  it('reports the v2 DDW info 6.12 gives: 4K|64K|2M|16M pages (pgsizes 0x1211000), 2 windows, 1 GiB default window (tce_iommu_ioctl GET_INFO)', () => scoped((use) => {
+    const setup = use(v2Container());
     const info = setup.container.spaprInfo();
     assert.equal(info.dma32WindowStart, 0n);
     assert.equal(info.dma32WindowSize, 1n << 30n);
-    assert.deepEqual(info.ddw, { pageShifts: [12, 16, 24], maxDynamicWindows: 2, levels: 1 });
+    assert.deepEqual(info.ddw, { pageShifts: [12, 16, 21, 24], maxDynamicWindows: 2, levels: 1 });
     assert.deepEqual(setup.group.status, { viable: true, containerSet: true });
-  });
+  }));
 
-  it('reports v1 info without DDW', () => {
-    using container = VfioContainer.open();
-    using group = VfioGroup.open(GROUP_TESTDEV);
+  it('reports v1 info without DDW', () => scoped((use) => {
+    const container = use(VfioContainer.open());
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
     group.setContainer(container);
     container.setIommu(IommuType.SPAPR_TCE);
     const info = container.spaprInfo();
     assert.equal(info.dma32WindowSize, 1n << 30n);
     assert.equal(info.ddw, undefined);
-  });
+  }));
 
-  it('refuses v1-only and v2-only calls on the wrong container before any syscall', () => {
-    using setup = v2Container();
+  it('refuses v1-only and v2-only calls on the wrong container before any syscall', () => scoped((use) => {
+    const setup = use(v2Container());
     expectKvmError(() => setup.container.enable(), { code: 'ERR_VFIO_WRONG_IOMMU' });
-    using bare = VfioContainer.open();
+    const bare = use(VfioContainer.open());
     expectKvmError(() => bare.createWindow({ pageShift: 12, windowSize: 1n << 30n }), { code: 'ERR_VFIO_NO_IOMMU' });
-  });
+  }));
 
-  it('creates and removes a v2 window at the bus address the platform picks (tce_iommu_create_window)', () => {
-    using setup = v2Container();
+  it('creates and removes a v2 window at the bus address the platform picks (tce_iommu_create_window)', () => scoped((use) => {
+    const setup = use(v2Container());
     setup.container.removeWindow(0n); // cancels the pending default window
     const window = setup.container.createWindow({ pageShift: 12, windowSize: 1n << 30n });
     assert.equal(window.startAddr, 0n);
@@ -68,18 +68,18 @@ describe('VFIO sPAPR on the emulated POWER host', () => {
     setup.container.removeWindow(window.startAddr);
     assert.deepEqual(setup.container.windows, []);
     expectKvmError(() => setup.container.removeWindow(0x1000n), { code: 'EINVAL', request: 'VFIO_IOMMU_SPAPR_TCE_REMOVE' });
-  });
+  }));
 
-  it('refuses a window page size the platform lacks with EINVAL and its hint', () => {
-    using setup = v2Container();
+  it('refuses a window page size the platform lacks with EINVAL and its hint', () => scoped((use) => {
+    const setup = use(v2Container());
     expectKvmError(() => setup.container.createWindow({ pageShift: 13, windowSize: 1n << 30n }), {
       code: 'EINVAL', request: 'VFIO_IOMMU_SPAPR_TCE_CREATE', hint: 'pageShifts',
     });
-  });
+  }));
 
-  it('registers and unregisters guest memory (v2), sync and async (tce_iommu_register_pages)', async () => {
-    using setup = v2Container();
-    using memory = GuestMemory.allocate(BigInt(pageSize()) * 64n);
+  it('registers and unregisters guest memory (v2), sync and async (tce_iommu_register_pages)', () => scoped(async (use) => {
+    const setup = use(v2Container());
+    const memory = use(GuestMemory.allocate(BigInt(pageSize()) * 64n));
     setup.container.registerMemory(memory);
     assert.deepEqual(setup.container.registeredMemory, [memory]);
     setup.container.unregisterMemory(memory);
@@ -88,52 +88,52 @@ describe('VFIO sPAPR on the emulated POWER host', () => {
     expectKvmError(() => setup.container.registerMemory(memory), { code: 'ERR_VFIO_ALREADY_REGISTERED' });
     memory.close(); // unregisters first
     assert.deepEqual(setup.container.registeredMemory, []);
-    using other = GuestMemory.allocate(BigInt(pageSize()));
+    const other = use(GuestMemory.allocate(BigInt(pageSize())));
     expectKvmError(() => setup.container.unregisterMemory(other), { code: 'ENOENT', request: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' });
-  });
+  }));
 
-  it('creates a window asynchronously', async () => {
-    using setup = v2Container();
+  it('creates a window asynchronously; the platform places a 64K-page window at 2^59 (pseries DDW)', () => scoped(async (use) => {
+    const setup = use(v2Container());
     setup.container.removeWindow(0n);
     const window = await setup.container.createWindowAsync({ pageShift: 16, windowSize: 1n << 30n });
-    assert.equal(window.startAddr, 0n);
+    assert.equal(window.startAddr, 1n << 59n);
     assert.equal(window.pageShift, 16);
-  });
+  }));
 
-  it('maps and unmaps guest memory on a v1 container after enable (tce_iommu_build)', () => {
-    using container = VfioContainer.open();
-    using group = VfioGroup.open(GROUP_TESTDEV);
+  it('maps and unmaps guest memory on a v1 container after enable (tce_iommu_build)', () => scoped((use) => {
+    const container = use(VfioContainer.open());
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
     group.setContainer(container);
     container.setIommu(IommuType.SPAPR_TCE);
-    using memory = GuestMemory.allocate(BigInt(pageSize()) * 4n);
+    const memory = use(GuestMemory.allocate(BigInt(pageSize()) * 4n));
     expectKvmError(() => container.mapDma({ memory, iova: 0n }), { code: 'EPERM', request: 'VFIO_IOMMU_MAP_DMA', hint: 'enable' });
     container.enable();
     container.mapDma({ memory, iova: 0n });
     container.unmapDma({ iova: 0n, size: memory.size });
     expectKvmError(() => container.enable(), { code: 'EBUSY', request: 'VFIO_IOMMU_ENABLE' });
     container.disable();
-  });
+  }));
 
-  it('sets the group container asynchronously and unsets it', async () => {
-    using container = VfioContainer.open();
-    using group = VfioGroup.open(GROUP_TESTDEV);
+  it('sets the group container asynchronously and unsets it', () => scoped(async (use) => {
+    const container = use(VfioContainer.open());
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
     await group.setContainerAsync(container);
     assert.equal(group.status.containerSet, true);
     group.unsetContainer();
     assert.equal(group.status.containerSet, false);
     expectKvmError(() => group.unsetContainer(), { code: 'EINVAL', request: 'VFIO_GROUP_UNSET_CONTAINER' });
-  });
+  }));
 
-  it('opens the device of a group and reads its PCI config space (vfio_pci_core)', () => {
-    using setup = v2Container();
-    using device = setup.group.getDeviceFd(DEVICE_TESTDEV);
+  it('opens the device of a group and reads its PCI config space (vfio_pci_core)', () => scoped((use) => {
+    const setup = use(v2Container());
+    const device = use(setup.group.getDeviceFd(DEVICE_TESTDEV));
     assert.ok(device.info().numRegions >= 8);
     assert.equal(device.readConfig(0, 2), 0x1b36); // vendor: Red Hat (pci-testdev)
     assert.equal(device.readConfig(2, 2), 0x0005);
     expectKvmError(() => setup.group.getDeviceFd('0009:00:00.0'), { code: 'ENODEV', request: 'VFIO_GROUP_GET_DEVICE_FD' });
-  });
+  }));
 
-  it('refuses calls on closed containers and groups without a syscall', () => {
+  it('refuses calls on closed containers and groups without a syscall', () => scoped((use) => {
     const { container, group } = v2Container();
     group.close();
     container.close();
@@ -141,5 +141,5 @@ describe('VFIO sPAPR on the emulated POWER host', () => {
     expectClosedWithoutSyscall(() => container.createWindow({ pageShift: 12, windowSize: 1n << 30n }));
     expectClosedWithoutSyscall(() => group.status);
     expectClosedWithoutSyscall(() => group.setContainer(container));
-  });
+  }));
 });

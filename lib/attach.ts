@@ -216,6 +216,16 @@ class Attacher {
 
   kvmVfioDevice(): KvmVfioDevice {
     this.step = AttachStep.KVM_VFIO_DEVICE;
+    // A device this attach creates is closed again when the last linkage lets it go, unless
+    // groups added outside linkages still use it (the kernel lets a VM create it again after
+    // its release: virt/kvm/vfio.c kvm_vfio_release).
+    this.releases.push(acquireStep(this.vm, 'kvm-vfio device', () => {
+      if (this.vm.vfioDevice) return undefined;
+      const created = this.vm.createVfioDevice();
+      return () => {
+        if (!created.closed && created.groups.length === 0) created.close();
+      };
+    }));
     const device = this.vm.createVfioDevice();
     if (!device.supportsSpaprTce()) {
       throw notAvailable(AttachStep.KVM_VFIO_DEVICE, 'ERR_KVM_NO_SET_SPAPR_TCE',
@@ -238,14 +248,14 @@ class Attacher {
 
   container(group: VfioGroup): VfioContainer {
     this.step = AttachStep.CONTAINER;
-    const existing = group.container;
-    const container = existing ?? this.plan.container ?? this.own(VfioContainer.open(), true);
-    if (!existing) {
-      this.releases.push(acquireStep(group, 'container', () => {
-        group.setContainer(container);
-        return () => group.unsetContainer();
-      }));
-    }
+    const container = group.container ?? this.plan.container ?? this.own(VfioContainer.open(), true);
+    this.releases.push(acquireStep(group, 'container', () => {
+      if (group.container) return undefined;
+      group.setContainer(container);
+      return () => {
+        if (!group.closed) group.unsetContainer();
+      };
+    }));
     if (container.iommuType === undefined) container.setIommu(this.plan.iommuType);
     if (container.iommuType !== this.plan.iommuType) {
       throw usageError('ERR_VFIO_WRONG_IOMMU', container.target,
@@ -257,7 +267,6 @@ class Attacher {
   registerMemory(container: VfioContainer): void {
     this.step = AttachStep.MEMORY;
     for (const memory of this.plan.memory) {
-      this.releases.push(acquireStep(container, 'memory', () => undefined));
       this.releases.push(acquireStep(memory, `registered:${containerKey(container)}`, () => {
         if (container.registeredMemory.includes(memory)) return undefined;
         container.registerMemory(memory);

@@ -83,6 +83,11 @@ export class Vm extends FdObject {
     return value;
   }
 
+  /** The VM's open KVM-VFIO device, if createVfioDevice() made one. */
+  get vfioDevice(): KvmVfioDevice | undefined {
+    return this.#vfioDevice && !this.#vfioDevice.closed ? this.#vfioDevice : undefined;
+  }
+
   /**
    * The VM's KVM-VFIO device, created on first call (KVM_CREATE_DEVICE type VFIO). The kernel allows
    * one per VM, so later calls return the same object while it is open. If one was created

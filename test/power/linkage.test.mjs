@@ -1,0 +1,281 @@
+// The LIOBN ↔ IOMMU-group linkage against the real 6.12 kernel: attachIommuGroup's happy paths
+// (v2 and v1), detach and re-attach, several groups and LIOBNs on one KVM-VFIO device, the
+// SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback.
+import assert from 'node:assert/strict';
+import { closeSync, openSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
+  attachIommuGroup, pageSize, resourceStats,
+} from '../../dist/index.js';
+import { GROUP_EDU, GROUP_TESTDEV, expectKvmError, openFdCount, scoped } from './helpers.mjs';
+
+const LIOBN = 0x80000000n;
+const GIB = 1n << 30n;
+
+function vmScope(use) {
+  const kvm = use(Kvm.open());
+  return use(kvm.createVm());
+}
+
+function guestMemory(use, pages = 256n) {
+  return use(GuestMemory.allocate(BigInt(pageSize()) * pages));
+}
+
+/** A group in a v2 container with the default window cancelled and no window: the setup for link errors. */
+function groupWithoutWindow(use) {
+  const container = use(VfioContainer.open());
+  const group = use(VfioGroup.open(GROUP_TESTDEV));
+  group.setContainer(container);
+  container.setIommu(IommuType.SPAPR_TCE_V2);
+  container.removeWindow(0n);
+  return { container, group };
+}
+
+describe('attachIommuGroup on the emulated POWER host', () => {
+  it('links group 1 to a LIOBN on a v2 container with registered memory; the table reads back through its mmap', () => scoped((use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    const linkage = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory }));
+    assert.equal(linkage.liobn, LIOBN);
+    assert.equal(linkage.window.startAddr, 0n);
+    assert.equal(linkage.window.pageShift, 12);
+    assert.deepEqual(linkage.flags, { iommu: 'v2', memoryRegistered: true, legacyTable: false });
+    assert.equal(linkage.table.size, GIB >> 12n);
+    assert.equal(linkage.table.read(0), 0n);
+    assert.equal(linkage.table.read(linkage.table.size - 1n), 0n);
+    assert.equal(linkage.table.entries().length, Number(GIB >> 12n));
+    assert.equal(linkage.table.readIoba(GIB), undefined);
+    assert.deepEqual(linkage.group.status, { viable: true, containerSet: true });
+    assert.deepEqual(linkage.device.groups, [linkage.group]);
+    assert.deepEqual(linkage.device.linkedTables(linkage.group), [linkage.table]);
+    assert.equal(vm.createVfioDevice(), linkage.device);
+  }));
+
+  it('links on a v1 container once its default window exists (VFIO_IOMMU_ENABLE, then the first UNMAP_DMA)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const linkage = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, iommu: 'v1' }));
+    assert.equal(linkage.container.iommuType, IommuType.SPAPR_TCE);
+    assert.equal(linkage.container.enabled, true);
+    assert.deepEqual(linkage.window, { startAddr: 0n, windowSize: GIB, pageShift: 12, levels: 1 });
+  }));
+
+  it('detaches back to exactly the state before, and attaches again', () => scoped((use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    use(vm.createVfioDevice());
+    const fds = openFdCount();
+    const owned = resourceStats().ownedFds;
+    for (let round = 0; round < 3; round += 1) {
+      const linkage = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
+      assert.equal(linkage.table.read(0), 0n);
+      linkage.close();
+      linkage.close();
+      assert.equal(linkage.table.closed, true);
+      assert.equal(linkage.group.closed, true);
+      assert.equal(openFdCount(), fds, `round ${round}`);
+      assert.equal(resourceStats().ownedFds, owned);
+      assert.deepEqual(memory.users, []);
+    }
+  }));
+
+  it('links two groups on one KVM-VFIO device, each to its own LIOBN', () => scoped((use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    const first = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory }));
+    const second = use(attachIommuGroup(vm, { group: GROUP_EDU, liobn: LIOBN + 1n, windowSize: GIB, memory }));
+    assert.equal(first.device, second.device);
+    assert.deepEqual(first.device.groups, [first.group, second.group]);
+    first.close();
+    assert.deepEqual(second.device.groups, [second.group]);
+    assert.equal(second.table.read(0), 0n);
+  }));
+
+  it('links one group to two LIOBNs: a 4K window at 0 and a 64K window at 2^59, sharing container and group', () => scoped((use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    const low = use(attachIommuGroup(vm, { group, liobn: LIOBN, windowSize: GIB, memory }));
+    const high = use(attachIommuGroup(vm, { group, liobn: LIOBN + 1n, windowSize: GIB, pageShift: 16, busOffset: 1n << 59n, memory }));
+    assert.equal(low.container, high.container);
+    assert.deepEqual(low.container.windows.map((w) => w.startAddr), [0n, 1n << 59n]);
+    low.close();
+    assert.deepEqual(high.container.windows.map((w) => w.startAddr), [1n << 59n]);
+    assert.equal(group.status.containerSet, true);
+    high.close();
+    assert.equal(group.status.containerSet, false);
+    assert.equal(group.closed, false);
+  }));
+
+  it('names the step and undoes a window the platform placed elsewhere (64K window asked at 0)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const error = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, pageShift: 16 }), {
+      code: 'ERR_VFIO_WINDOW_PLACEMENT', step: AttachStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
+    });
+    assert.ok(error.message.includes("step 'DMA window'"));
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    assert.equal(group.status.containerSet, false);
+  }));
+});
+
+describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.c kvm_vfio_file_set_spapr_tce)', () => {
+  it('ENOENT: linking a group that was never added, and a non-VFIO group fd', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    const { group } = groupWithoutWindow(use);
+    const table = use(vm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
+    expectKvmError(() => device.setSpaprTce(group, table), { code: 'ENOENT', request: 'KVM_SET_DEVICE_ATTR', hint: 'call addGroup first' });
+    const devNull = openSync('/dev/null', 'r');
+    try {
+      expectKvmError(() => device.setSpaprTce(devNull, table), { code: 'ENOENT' });
+    } finally {
+      closeSync(devNull);
+    }
+  }));
+
+  it('EEXIST adding the same group twice; ENOENT removing it twice (kvm_vfio_file_add, kvm_vfio_file_del)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    device.addGroup(group);
+    expectKvmError(() => device.addGroup(group), { code: 'EEXIST', hint: 'already added' });
+    device.removeGroup(group);
+    expectKvmError(() => device.removeGroup(group), { code: 'ENOENT', hint: 'never added' });
+  }));
+
+  it('EINVAL adding a non-VFIO fd; EBADF for fds that are not open (vfio_file_is_valid)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    const devNull = openSync('/dev/null', 'r');
+    try {
+      expectKvmError(() => device.addGroup(devNull), { code: 'EINVAL', hint: 'not a VFIO group' });
+    } finally {
+      closeSync(devNull);
+    }
+    expectKvmError(() => device.addGroup(9999), { code: 'EBADF' });
+    expectKvmError(() => device.removeGroup(9999), { code: 'EBADF' });
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    expectKvmError(() => device.setSpaprTce(9999, 9999), { code: 'EBADF', hint: 'group fd is checked first' });
+    device.addGroup(group);
+    expectKvmError(() => device.setSpaprTce(group, 9999), { code: 'EBADF' });
+  }));
+
+  it('EINVAL for a table fd that is not a TCE table, and for a table without a matching DMA window (kvm_spapr_tce_attach_iommu_group)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    const { container, group } = groupWithoutWindow(use);
+    device.addGroup(group);
+    const devNull = openSync('/dev/null', 'r');
+    try {
+      expectKvmError(() => device.setSpaprTce(group, devNull), { code: 'EINVAL', hint: 'not a TCE table' });
+    } finally {
+      closeSync(devNull);
+    }
+    const table = use(vm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
+    expectKvmError(() => device.setSpaprTce(group, table), { code: 'EINVAL', hint: 'no compatible DMA window' });
+    container.createWindow({ pageShift: 12, windowSize: GIB });
+    device.setSpaprTce(group, table);
+    device.setSpaprTce(group, table); // a repeat only takes another reference
+    const table64k = use(vm.createSpaprTceTable({ liobn: LIOBN + 1n, pageShift: 16, size: GIB >> 16n }));
+    device.setSpaprTce(group, table64k); // a 64K table on the 4K window is compatible
+    const otherVm = vmScope(use);
+    const foreign = use(otherVm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
+    expectKvmError(() => device.setSpaprTce(group, foreign), { code: 'EINVAL' });
+  }));
+});
+
+describe('TCE tables (arch/powerpc/kvm/book3s_64_vio.c kvm_vm_ioctl_create_spapr_tce)', () => {
+  it('EBUSY for a LIOBN that already has a table; EINVAL for size 0 and page shifts outside 12..34', () => scoped((use) => {
+    const vm = vmScope(use);
+    const table = use(vm.createSpaprTceTable({ liobn: LIOBN, size: 1024n }));
+    assert.ok(table instanceof SpaprTceTable);
+    expectKvmError(() => vm.createSpaprTceTable({ liobn: LIOBN, size: 1024n }), { code: 'EBUSY', request: 'KVM_CREATE_SPAPR_TCE_64', hint: 'already has a TCE table' });
+    expectKvmError(() => vm.createSpaprTceTable({ liobn: LIOBN + 1n, size: 0n }), { code: 'EINVAL', hint: 'size 0' });
+    expectKvmError(() => vm.createSpaprTceTable({ liobn: LIOBN + 1n, pageShift: 11, size: 1n }), { code: 'EINVAL', hint: 'outside 12..34' });
+    expectKvmError(() => vm.createSpaprTceTable({ liobn: LIOBN + 1n, pageShift: 35, size: 1n }), { code: 'EINVAL', hint: 'outside 12..34' });
+    table.close();
+    use(vm.createSpaprTceTable({ liobn: LIOBN, size: 1024n })); // closing frees the LIOBN
+  }));
+
+  it('maps exactly the page-rounded table and refuses indexes outside it', () => scoped((use) => {
+    const vm = vmScope(use);
+    const table = use(vm.createSpaprTceTable({ liobn: LIOBN, size: 3n }));
+    assert.deepEqual([...table.entries()], [0n, 0n, 0n]);
+    expectKvmError(() => table.read(3), { code: 'ERR_OUT_OF_RANGE' });
+    expectKvmError(() => table.read(-1), { code: 'ERR_OUT_OF_RANGE' });
+  }));
+
+  it('a KVM-VFIO device can be created again after the first is closed (virt/kvm/vfio.c kvm_vfio_release)', () => scoped((use) => {
+    const vm = vmScope(use);
+    vm.createVfioDevice().close();
+    const again = use(vm.createVfioDevice());
+    assert.equal(again.type, DeviceType.VFIO);
+  }));
+});
+
+describe('attach rollback: after a failure at each step, nothing is left behind', () => {
+  const injections = [
+    [AttachStep.CAPABILITIES, Vm.prototype, 'capability'],
+    [AttachStep.KVM_VFIO_DEVICE, KvmVfioDevice.prototype, 'supportsSpaprTce'],
+    [AttachStep.CONTAINER, VfioContainer.prototype, 'setIommu'],
+    [AttachStep.MEMORY, VfioContainer.prototype, 'registerMemory'],
+    [AttachStep.DMA_WINDOW, VfioContainer.prototype, 'createWindow'],
+    [AttachStep.TCE_TABLE, Vm.prototype, 'createSpaprTceTable'],
+    [AttachStep.ADD_GROUP, KvmVfioDevice.prototype, 'addGroup'],
+    [AttachStep.LINK, KvmVfioDevice.prototype, 'setSpaprTce'],
+  ];
+
+  for (const [step, prototype, method] of injections) {
+    it(`a failure in ${method}() fails step '${step}' and restores fds, group and container`, () => scoped((use) => {
+      const vm = vmScope(use);
+      const memory = guestMemory(use);
+      const fds = openFdCount();
+      const owned = resourceStats().ownedFds;
+      const original = prototype[method];
+      prototype[method] = function injected() {
+        throw Object.assign(new Error(`injected failure in ${method}`), { injected: true });
+      };
+      let error;
+      try {
+        attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
+      } catch (caught) {
+        error = caught;
+      } finally {
+        prototype[method] = original;
+      }
+      assert.equal(error?.injected, true, `the injected failure came through (${error})`);
+      assert.equal(openFdCount(), fds);
+      assert.equal(resourceStats().ownedFds, owned);
+      assert.deepEqual(memory.users, []);
+      const group = use(VfioGroup.open(GROUP_TESTDEV)); // not left open (EBUSY) ...
+      assert.equal(group.status.containerSet, false); // ... nor in a container
+      const linkage = use(attachIommuGroup(vm, { group, liobn: LIOBN, windowSize: GIB, memory })); // and the LIOBN is free
+      assert.equal(linkage.table.read(0), 0n);
+    }));
+  }
+
+  it('real kernel failures roll back too: a LIOBN that already has a table (EBUSY at the TCE table step)', () => scoped((use) => {
+    const vm = vmScope(use);
+    use(vm.createSpaprTceTable({ liobn: LIOBN, size: 16n }));
+    const fds = openFdCount();
+    expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB }), {
+      code: 'EBUSY', request: 'KVM_CREATE_SPAPR_TCE_64', step: AttachStep.TCE_TABLE,
+    });
+    assert.equal(openFdCount(), fds);
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    assert.equal(group.status.containerSet, false);
+  }));
+
+  it('a group that does not exist fails the group step with ENOENT', () => scoped((use) => {
+    const vm = vmScope(use);
+    const fds = openFdCount();
+    expectKvmError(() => attachIommuGroup(vm, { group: 99, liobn: LIOBN, windowSize: GIB }), { code: 'ENOENT', step: AttachStep.GROUP });
+    assert.equal(openFdCount(), fds);
+  }));
+
+  it('a group already open elsewhere fails with EBUSY at the group step', () => scoped((use) => {
+    const vm = vmScope(use);
+    use(VfioGroup.open(GROUP_TESTDEV));
+    expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB }), { code: 'EBUSY', step: AttachStep.GROUP });
+  }));
+});

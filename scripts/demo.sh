@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# npm run demo: boots the emulated POWER host and runs, in it, the doctor and the example VMM flow
+# (examples/attach-vfio-group.ts), printing each step with its timing.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+echo "==> build (TypeScript, examples, ppc64le addon)"
+node node_modules/typescript/bin/tsc -p tsconfig.json
+node node_modules/typescript/bin/tsc -p tsconfig.examples.json
+bash scripts/build-ppc64.sh >/dev/null
+
+echo "==> emulated POWER host: doctor, then the example"
+exec bash scripts/power-host/run.sh -- sh -c '
+  echo "--- npx kvm-vfio-spapr doctor"; node dist/cli.js doctor &&
+  echo "--- examples/attach-vfio-group.ts"; node dist/examples/attach-vfio-group.js 1'

@@ -4,10 +4,11 @@
 // and on closing this device.
 import { DeviceType, KvmVfioAttr } from './constants.js';
 import { KvmDevice } from './device.js';
-import { syscallError } from './errors.js';
+import { syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
 import { native } from './native.js';
 import { SpaprTceTable } from './spapr-tce-table.js';
+import { readFileSync } from 'node:fs';
 import { checkInteger, invalidArgType } from './validate.js';
 import { VfioGroup } from './vfio-group.js';
 import type { Vm } from './vm.js';
@@ -28,8 +29,29 @@ function fdOfRef(ref: unknown, name: string, type: typeof VfioGroup | typeof Spa
   throw invalidArgType(name, `a ${type.name} or an fd number`, ref);
 }
 
+/** True when the kernel panics on a WARN (kernel.panic_on_warn = 1). */
+function kernelPanicsOnWarn(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/panic_on_warn', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+const UNLINKED_RELEASE_WARN =
+  'on POWER kernels since the 6.x kvm_vfio_file rework, removing or releasing a group that was added but never ' +
+  'linked with SET_SPAPR_TCE hits WARN_ON_ONCE(!kvf->iommu_group) in virt/kvm/vfio.c (kvm_spapr_tce_release_vfio_group): ' +
+  'harmless, but it taints the kernel, and panics a host that runs with panic_on_warn';
+let warnedUnlinkedRelease = false;
+
 function describe(ref: GroupRef | TableRef): string {
   return ref instanceof FdObject ? ref.target : `fd ${ref}`;
+}
+
+function warnOnce(what: string): void {
+  if (warnedUnlinkedRelease) return;
+  warnedUnlinkedRelease = true;
+  process.emitWarning(`${what}: ${UNLINKED_RELEASE_WARN}`, { code: 'KVM_VFIO_SPAPR_KERNEL_WARN', type: 'Warning' });
 }
 
 /**
@@ -43,6 +65,9 @@ function describe(ref: GroupRef | TableRef): string {
 export class KvmVfioDevice extends KvmDevice {
   readonly #groups = new Set<GroupRef>();
   readonly #links = new Map<GroupRef, Set<TableRef>>();
+  /** Groups linked at least once since they were added: the kernel then knows their IOMMU group. */
+  readonly #everLinked = new Set<GroupRef>();
+  #spaprTce: boolean | undefined;
 
   private constructor(token: typeof CONSTRUCTING, fd: number, vm: Vm) {
     super(token, fd, vm, DeviceType.VFIO, 'kvm-vfio device');
@@ -62,14 +87,21 @@ export class KvmVfioDevice extends KvmDevice {
     this.#groups.add(group);
   }
 
-  /** KVM_DEV_VFIO_GROUP_DEL (FILE_DEL); also drops this group's links. */
+  /**
+   * KVM_DEV_VFIO_GROUP_DEL (FILE_DEL); also drops this group's links. Removing a group that was
+   * added but never linked makes POWER 6.x kernels WARN once (virt/kvm/vfio.c
+   * kvm_spapr_tce_release_vfio_group): the library warns first, and refuses with
+   * ERR_KVM_KERNEL_WARN when the host runs with panic_on_warn.
+   */
   removeGroup(group: GroupRef): void {
     const fd = this.fdFor('removeGroup');
     const groupFd = fdOfRef(group, 'group', VfioGroup, 'removeGroup');
+    if (this.#groups.has(group) && !this.#everLinked.has(group)) this.guardUnlinkedRelease('removeGroup');
     const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_DEL, groupFd);
     if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_DEL, 'KVM_DEV_VFIO_GROUP_DEL', describe(group));
     this.#groups.delete(group);
     this.#links.delete(group);
+    this.#everLinked.delete(group);
   }
 
   /** Groups added through this object (the kernel cannot be asked). */
@@ -89,8 +121,10 @@ export class KvmVfioDevice extends KvmDevice {
   supportsSpaprTce(): boolean {
     const fd = this.fdFor('supportsSpaprTce');
     const result = native.hasDeviceAttr(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_SET_SPAPR_TCE);
-    if (result === 0) return true;
-    if (result === -ENXIO) return false;
+    if (result === 0 || result === -ENXIO) {
+      this.#spaprTce = result === 0;
+      return this.#spaprTce;
+    }
     throw this.attrError(result, 'KVM_HAS_DEVICE_ATTR', KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_SET_SPAPR_TCE);
   }
 
@@ -109,6 +143,30 @@ export class KvmVfioDevice extends KvmDevice {
     const tables = this.#links.get(group) ?? new Set<TableRef>();
     tables.add(table);
     this.#links.set(group, tables);
+    this.#everLinked.add(group);
+  }
+
+  /** Groups added but never linked: removing them, or closing this device, makes POWER 6.x kernels WARN once. */
+  get unlinkedGroups(): readonly GroupRef[] {
+    return [...this.#groups].filter((group) => !this.#everLinked.has(group));
+  }
+
+  protected override beforeClose(): void {
+    if (this.unlinkedGroups.length > 0 && this.releaseWarns()) warnOnce('closing the KVM-VFIO device releases groups that were never linked');
+  }
+
+  /** Whether releasing an unlinked group WARNs here: only kernels with SET_SPAPR_TCE (POWER). */
+  private releaseWarns(): boolean {
+    return this.#spaprTce ?? process.arch === 'ppc64';
+  }
+
+  private guardUnlinkedRelease(method: string): void {
+    if (!this.releaseWarns()) return;
+    if (kernelPanicsOnWarn()) {
+      throw usageError('ERR_KVM_KERNEL_WARN', this.target,
+        `${method}() of a group that was never linked refused: ${UNLINKED_RELEASE_WARN}, and this host has panic_on_warn=1`);
+    }
+    warnOnce(`${method}() of a group that was never linked`);
   }
 
   /** The tables linked to `group` through this object (closed tables are no longer linked). */

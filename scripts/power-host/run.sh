@@ -6,6 +6,8 @@
 #   e.g. scripts/power-host/run.sh -- node test/power/run.mjs
 #
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
+#              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
+#              POWER_HOST_EXTRA_GROUPS  extra single-device VFIO groups 4, 5, ... (default 0)
 #
 # Runs provision.sh first (a no-op when everything is cached). Streams the guest console while it runs.
 # Results land in .cache/power-host/results/: output.log (the command's stdout+stderr), exit-code,
@@ -71,16 +73,31 @@ prepare_results() {
   } >"$RESULTS_DIR/command.sh"
 }
 
+# The VFIO test devices, one IOMMU group per PHB (see config.sh): group 1 pci-testdev, group 2 edu,
+# group 3 a pci-testdev that shares its PHB with a virtio-rng device bound to virtio-pci (so group 3
+# is NOT viable), then POWER_HOST_EXTRA_GROUPS more pci-testdev groups (4, 5, ...) for scaling runs.
+vfio_test_devices() {
+  printf '%s\n' \
+    -device spapr-pci-host-bridge,index=1,id=phb1 -device pci-testdev,bus=phb1.0 \
+    -device spapr-pci-host-bridge,index=2,id=phb2 -device edu,bus=phb2.0 \
+    -device spapr-pci-host-bridge,index=3,id=phb3 -device pci-testdev,bus=phb3.0,addr=1.0 \
+    -device virtio-rng-pci,bus=phb3.0,addr=2.0
+  local index
+  for ((index = 4; index < 4 + ${POWER_HOST_EXTRA_GROUPS:-0}; index++)); do
+    printf '%s\n' -device "spapr-pci-host-bridge,index=$index,id=phb$index" -device "pci-testdev,bus=phb$index.0"
+  done
+}
+
 qemu_arguments() {
-  # Flags as in shared/notes/power-host.md §5. One PHB per VFIO test device gives each its own viable IOMMU
+  # Flags as in shared/notes/power-host.md §5. One PHB per VFIO test device gives each its own IOMMU
   # group; virtio-9p must sit on pci.0 explicitly. panic=1 (with -no-reboot) ends qemu if the guest panics.
   printf '%s\n' \
     -M pseries,accel=tcg,cap-nested-hv=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,x-vof=on \
-    -cpu POWER9 -m 2G -smp 1 -nographic -vga none -no-reboot \
+    -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
-    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE" \
-    -device spapr-pci-host-bridge,index=1,id=phb1 -device pci-testdev,bus=phb1.0 \
-    -device spapr-pci-host-bridge,index=2,id=phb2 -device edu,bus=phb2.0 \
+    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE"
+  vfio_test_devices
+  printf '%s\n' \
     -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
     -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pci.0
 }

@@ -1,6 +1,6 @@
 // Shared by the emulated-POWER-host suites (node:test on the guest's Node 18).
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { KvmVfioError, traceSyscalls } from '../../dist/index.js';
 
 /** The devices the emulated host binds to vfio-pci, one per PHB (scripts/power-host). */
@@ -8,6 +8,16 @@ export const GROUP_TESTDEV = 1; // pci-testdev 1b36:0005 at 0001:00:00.0
 export const GROUP_EDU = 2; // edu 1234:11e8 at 0002:00:00.0
 export const DEVICE_TESTDEV = '0001:00:00.0';
 export const DEVICE_EDU = '0002:00:00.0';
+export const GROUP_UNVIABLE = 3; // pci-testdev (vfio-pci) + virtio-rng (virtio-pci) on one PHB
+export const DEVICE_UNVIABLE_HOST = '0003:00:02.0'; // the virtio-rng device, bound to virtio-pci
+
+/** TAINT_WARN (bit 9) of /proc/sys/kernel/tainted: set once the kernel hit a WARN. */
+export const TAINT_WARN = 1 << 9;
+export function kernelTaint() {
+  return Number(readFileSync('/proc/sys/kernel/tainted', 'utf8'));
+}
+/** The taint when the suite started (helpers load before any test runs). */
+export const TAINT_AT_START = kernelTaint();
 
 /** Open fds of this process (excluding the directory fd used to list them). */
 export function openFdCount() {

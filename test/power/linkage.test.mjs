@@ -8,7 +8,7 @@ import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
   attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
-import { GROUP_EDU, GROUP_TESTDEV, expectKvmError, openFdCount, scoped } from './helpers.mjs';
+import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE, expectKvmError, openFdCount, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
@@ -20,6 +20,19 @@ function vmScope(use) {
 
 function guestMemory(use, pages = 256n) {
   return use(GuestMemory.allocate(BigInt(pageSize()) * pages));
+}
+
+/**
+ * Group 1 added to `device` and linked to a fresh table, so that removing it later does not make the
+ * kernel WARN (see zz-kernel-warn.test.mjs).
+ */
+function linkableGroup(use, vm, device) {
+  const { container, group } = groupWithoutWindow(use);
+  container.createWindow({ pageShift: 12, windowSize: GIB });
+  const table = use(vm.createSpaprTceTable({ liobn: LIOBN + 7n, size: GIB >> 12n }));
+  device.addGroup(group);
+  device.setSpaprTce(group, table);
+  return { group, table };
 }
 
 /** A group in a v2 container with the default window cancelled and no window: the setup for link errors. */
@@ -136,8 +149,7 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
   it('EEXIST adding the same group twice; ENOENT removing it twice (kvm_vfio_file_add, kvm_vfio_file_del)', () => scoped((use) => {
     const vm = vmScope(use);
     const device = use(vm.createVfioDevice());
-    const group = use(VfioGroup.open(GROUP_TESTDEV));
-    device.addGroup(group);
+    const { group } = linkableGroup(use, vm, device);
     expectKvmError(() => device.addGroup(group), { code: 'EEXIST', hint: 'already added' });
     device.removeGroup(group);
     expectKvmError(() => device.removeGroup(group), { code: 'ENOENT', hint: 'never added' });
@@ -154,10 +166,10 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
     }
     expectKvmError(() => device.addGroup(9999), { code: 'EBADF' });
     expectKvmError(() => device.removeGroup(9999), { code: 'EBADF' });
-    const group = use(VfioGroup.open(GROUP_TESTDEV));
     expectKvmError(() => device.setSpaprTce(9999, 9999), { code: 'EBADF', hint: 'group fd is checked first' });
-    device.addGroup(group);
+    const { group, table } = linkableGroup(use, vm, device);
     expectKvmError(() => device.setSpaprTce(group, 9999), { code: 'EBADF' });
+    device.setSpaprTce(group, table);
   }));
 
   it('EINVAL for a table fd that is not a TCE table, and for a table without a matching DMA window (kvm_spapr_tce_attach_iommu_group)', () => scoped((use) => {
@@ -222,7 +234,7 @@ describe('attach rollback: after a failure at each step, nothing is left behind'
     [AttachStep.DMA_WINDOW, VfioContainer.prototype, 'createWindow'],
     [AttachStep.TCE_TABLE, Vm.prototype, 'createSpaprTceTable'],
     [AttachStep.ADD_GROUP, KvmVfioDevice.prototype, 'addGroup'],
-    [AttachStep.LINK, KvmVfioDevice.prototype, 'setSpaprTce'],
+    // The 'link' step is in zz-kernel-warn.test.mjs: undoing an add without a link makes 6.12 WARN.
   ];
 
   for (const [step, prototype, method] of injections) {
@@ -270,6 +282,15 @@ describe('attach rollback: after a failure at each step, nothing is left behind'
     const vm = vmScope(use);
     const fds = openFdCount();
     expectKvmError(() => attachIommuGroup(vm, { group: 99, liobn: LIOBN, windowSize: GIB }), { code: 'ENOENT', step: AttachStep.GROUP });
+    assert.equal(openFdCount(), fds);
+  }));
+
+  it('an unviable group fails the group step, naming the device that blocks it, and leaves nothing behind', () => scoped((use) => {
+    const vm = vmScope(use);
+    const fds = openFdCount();
+    expectKvmError(() => attachIommuGroup(vm, { group: GROUP_UNVIABLE, liobn: LIOBN, windowSize: GIB }), {
+      code: 'ERR_VFIO_GROUP_NOT_VIABLE', step: AttachStep.GROUP, hint: DEVICE_UNVIABLE_HOST,
+    });
     assert.equal(openFdCount(), fds);
   }));
 

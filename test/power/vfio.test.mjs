@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize } from '../../dist/index.js';
-import { DEVICE_TESTDEV, GROUP_TESTDEV, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 function v2Container(groupNumber = GROUP_TESTDEV) {
   const container = VfioContainer.open();

@@ -1,0 +1,38 @@
+// probe() and `kvm-vfio-spapr doctor` on the emulated POWER host: acceleration is available, and
+// the per-hypercall report matches what 6.12 does (arch/powerpc/kvm/book3s_hv.c kvmppc_hcall_impl_hv).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { probe, verdictLine } from '../../dist/index.js';
+import { GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE } from './helpers.mjs';
+
+describe('doctor on the emulated POWER host', () => {
+  it('probe() reports acceleration available, the KVM-VFIO attribute and per-hypercall support', () => {
+    const report = probe();
+    assert.equal(report.verdict.available, true, report.verdict.reasons.join('; '));
+    assert.equal(verdictLine(report), 'in-kernel TCE acceleration: available');
+    assert.equal(report.kvm.apiVersion, 12);
+    assert.equal(report.capabilities.vm.KVM_CAP_SPAPR_TCE_VFIO, 1);
+    assert.deepEqual(report.kvmVfio, { device: true, setSpaprTce: true });
+    const byName = Object.fromEntries(report.hypercalls.map((h) => [h.name, h]));
+    assert.equal(byName.H_PUT_TCE.inKernel, true);
+    assert.equal(byName.H_GET_TCE.inKernel, true);
+    assert.deepEqual([byName.H_STUFF_TCE.inKernel, byName.H_STUFF_TCE.how], [true, 'enable-cap']);
+    assert.equal(byName.H_PUT_TCE_INDIRECT.inKernel, false);
+    assert.match(byName.H_PUT_TCE_INDIRECT.how, /EINVAL/);
+    const groups = Object.fromEntries(report.vfio.groups.map((g) => [g.number, g]));
+    assert.equal(groups[GROUP_TESTDEV].viable, true);
+    assert.equal(groups[GROUP_EDU].viable, true);
+    assert.equal(groups[GROUP_UNVIABLE].viable, false);
+    assert.ok(report.verdict.warnings.some((w) => w.includes(`group ${GROUP_UNVIABLE} is not viable`)));
+  });
+
+  it('`kvm-vfio-spapr doctor` prints the verdict and `--json` valid JSON, exit 0', () => {
+    const table = spawnSync(process.execPath, ['dist/cli.js', 'doctor'], { encoding: 'utf8' });
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);
+    const json = spawnSync(process.execPath, ['dist/cli.js', 'doctor', '--json'], { encoding: 'utf8' });
+    assert.equal(json.status, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).verdict.available, true);
+  });
+});

@@ -17,7 +17,10 @@
         "native/spapr_tce_table.cc",
         "native/vfio_container.cc",
         "native/vfio_group.cc",
-        "native/vfio_device.cc"
+        "native/vfio_device.cc",
+        "native/kvm_vcpu.cc",
+        "native/vcpu_run.cc",
+        "native/fp_state.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

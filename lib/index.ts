@@ -23,4 +23,17 @@ export {
 } from './vfio-container.js';
 export { PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioRegionInfo } from './vfio-device.js';
 export { VfioGroup, devicesBlockingViability, iommuGroupDevices, type IommuGroupDevice, type VfioGroupStatus } from './vfio-group.js';
-export { Vm, type EnableCapArgs } from './vm.js';
+export { Vm, type EnableCapArgs, type MemoryRegionOptions } from './vm.js';
+export {
+  ExitReason,
+  HcallReturn,
+  OneReg,
+  Vcpu,
+  type HypercallAnswer,
+  type HypercallExit,
+  type OtherExit,
+  type PpcRegs,
+  type RunHandlers,
+  type RunOptions,
+  type RunResult,
+} from './vcpu.js';

@@ -42,6 +42,7 @@ export class Kvm extends FdObject {
   readonly path: string;
   /** KVM_GET_API_VERSION: always 12 once open() succeeded. */
   readonly apiVersion: number;
+  #vcpuMmapSize: number | undefined;
 
   private constructor(token: typeof CONSTRUCTING, fd: number, path: string, apiVersion: number) {
     super(token, fd, 'kvm system');
@@ -96,10 +97,14 @@ export class Kvm extends FdObject {
     return Vm.fromOwnedFd(vmFd, this, type);
   }
 
-  /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping. */
+  /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping (asked once). */
   vcpuMmapSize(): number {
-    const result = native.getVcpuMmapSize(this.fdFor('vcpuMmapSize'));
-    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_VCPU_MMAP_SIZE', target: this.target });
-    return result;
+    const fd = this.fdFor('vcpuMmapSize');
+    if (this.#vcpuMmapSize === undefined) {
+      const result = native.getVcpuMmapSize(fd);
+      if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_VCPU_MMAP_SIZE', target: this.target });
+      this.#vcpuMmapSize = result;
+    }
+    return this.#vcpuMmapSize;
   }
 }

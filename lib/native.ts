@@ -74,6 +74,19 @@ export interface NativeAddon {
   vfioDeviceMapRegion(fd: number, regionOffset: bigint, size: bigint): MappedRegion | number;
   vfioDeviceReset(fd: number): number;
 
+  setUserMemoryRegion(vmFd: number, slot: number, flags: number, guestPhysAddr: bigint, handle: MappingHandle): number;
+  deleteUserMemoryRegion(vmFd: number, slot: number): number;
+  createVcpu(vmFd: number, id: number): number;
+  mapVcpuRun(vcpuFd: number, length: number): MappedRegion | number;
+  getRegs(vcpuFd: number): BigUint64Array | number;
+  setRegs(vcpuFd: number, regs: BigUint64Array): number;
+  getOneReg(vcpuFd: number, id: bigint): bigint | number;
+  setOneReg(vcpuFd: number, id: bigint, value: bigint): number;
+  stats(fd: number): Record<string, bigint | bigint[]> | number;
+  runVcpu(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, fpCanary: boolean): { promise: Promise<NativeRunResult>; stop(): void } | number;
+  readonly oneRegIds: Readonly<Record<string, bigint>>;
+  readonly kvmRunSize: number;
+
   probeFionread(fd: number): number;
   probeFionreadLoop(fd: number, count: number): number;
   checkExtensionLoop(fd: number, cap: number, count: number): number;
@@ -95,6 +108,31 @@ export interface NativeSpaprInfo {
   pageSizes: bigint;
   maxDynamicWindows: number;
   levels: number;
+}
+
+/** An exit as the run thread hands it over. */
+export interface NativeExit {
+  reason: number;
+  nr?: bigint;
+  args?: bigint[];
+  suberror?: number;
+}
+
+/** What JavaScript answers an exit with. */
+export interface NativeAnswer {
+  stop?: boolean;
+  ret?: bigint;
+  args?: (bigint | undefined)[];
+}
+
+export interface NativeRunResult {
+  outcome: 'stopped' | 'handler' | 'error' | 'aborted' | 'threw';
+  runs: bigint;
+  exits: bigint;
+  fpClobbers: bigint;
+  fpCanaryIntact: boolean;
+  errno: number;
+  exitReason: number;
 }
 
 const ADDON_FILE = 'kvm_vfio_spapr.node';

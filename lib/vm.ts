@@ -8,12 +8,27 @@ import { capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
 import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
+import { type GuestMemory, type MemoryUser, checkMemory } from './guest-memory.js';
+import { Vcpu } from './vcpu.js';
 import { checkBigU64, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, outOfRange } from './validate.js';
 
 const ENODEV = 19;
 const EBUSY = 16;
 const SPAPR_TCE_MIN_PAGE_SHIFT = 12;
 const SPAPR_TCE_MAX_PAGE_SHIFT = 34;
+const KVM_MEM_READONLY = 2;
+
+/** Options for {@link Vm.setMemoryRegion}. */
+export interface MemoryRegionOptions {
+  /** The memslot number. */
+  slot: number;
+  /** Where the memory appears in the guest. */
+  guestPhysAddr: bigint;
+  /** The whole of this memory becomes the slot. */
+  memory: GuestMemory;
+  /** KVM_MEM_READONLY: guest writes exit as MMIO. */
+  readonly?: boolean;
+}
 
 /** Up to four u64 arguments of KVM_ENABLE_CAP (kvm_enable_cap.args). */
 export type EnableCapArgs = readonly (bigint | number)[];
@@ -26,6 +41,7 @@ export class Vm extends FdObject {
   readonly type: number;
   readonly #capabilities = new Map<number, number>();
   #vfioDevice: KvmVfioDevice | undefined;
+  readonly #slots = new Map<number, { memory: GuestMemory; user: MemoryUser }>();
 
   private constructor(token: typeof CONSTRUCTING, fd: number, kvm: Kvm, type: number) {
     super(token, fd, 'vm');
@@ -152,6 +168,62 @@ export class Vm extends FdObject {
       throw syscallError(tableFd, { syscall: 'ioctl', request: 'KVM_CREATE_SPAPR_TCE', target: this.target, args: `liobn 0x${request.liobn.toString(16)}, window 0x${windowSize.toString(16)}` });
     }
     return SpaprTceTable.fromOwnedFd(tableFd, this, request, true);
+  }
+
+  /**
+   * KVM_SET_USER_MEMORY_REGION: `memory` becomes guest RAM at `guestPhysAddr` in `slot`. Closing
+   * the memory deletes the slot first.
+   */
+  setMemoryRegion(options: MemoryRegionOptions): void {
+    const fd = this.fdFor('setMemoryRegion');
+    const { slot, guestPhysAddr, memory, readonly = false } = checkOptions<MemoryRegionOptions>('options', options);
+    checkInteger('options.slot', slot, 0, 0x7fff);
+    checkBigU64('options.guestPhysAddr', guestPhysAddr);
+    checkMemory('options.memory', memory);
+    if (typeof readonly !== 'boolean') throw invalidArgType('options.readonly', 'of type boolean', readonly);
+    const flags = readonly ? KVM_MEM_READONLY : 0;
+    const result = native.setUserMemoryRegion(fd, slot!, flags, guestPhysAddr!, memory!.handleFor('setMemoryRegion'));
+    if (result < 0) {
+      throw syscallError(result, { syscall: 'ioctl', request: 'KVM_SET_USER_MEMORY_REGION', target: this.target, args: `slot ${slot}, guest 0x${guestPhysAddr!.toString(16)}, ${memory!.size} bytes` });
+    }
+    this.#slots.get(slot!)?.memory.removeUser(this.#slots.get(slot!)!.user);
+    const user: MemoryUser = {
+      description: `vm memory slot ${slot}`,
+      release: () => {
+        this.#slots.delete(slot!);
+        if (!this.closed) native.deleteUserMemoryRegion(this.fdFor('release'), slot!);
+      },
+    };
+    this.#slots.set(slot!, { memory: memory!, user });
+    memory!.addUser(user);
+  }
+
+  /** Deletes memslot `slot` (KVM_SET_USER_MEMORY_REGION with size 0). */
+  deleteMemoryRegion(slot: number): void {
+    const fd = this.fdFor('deleteMemoryRegion');
+    checkInteger('slot', slot, 0, 0x7fff);
+    const result = native.deleteUserMemoryRegion(fd, slot);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_SET_USER_MEMORY_REGION', target: this.target, args: `slot ${slot}, size 0` });
+    const entry = this.#slots.get(slot);
+    if (entry) entry.memory.removeUser(entry.user);
+    this.#slots.delete(slot);
+  }
+
+  /** KVM_CREATE_VCPU, with its kvm_run mapped (KVM_GET_VCPU_MMAP_SIZE bytes). */
+  createVcpu(id: number): Vcpu {
+    const fd = this.fdFor('createVcpu');
+    checkInteger('id', id, 0, 0xffff_ffff);
+    const mmapSize = this.kvm.vcpuMmapSize();
+    const vcpuFd = native.createVcpu(fd, id);
+    if (vcpuFd < 0) throw syscallError(vcpuFd, { syscall: 'ioctl', request: 'KVM_CREATE_VCPU', target: this.target, args: `id ${id}` });
+    return Vcpu.fromOwnedFd(vcpuFd, this, id, mmapSize);
+  }
+
+  /** KVM_GET_STATS_FD on the VM: its binary statistics by name. */
+  stats(): Record<string, bigint | bigint[]> {
+    const result = native.stats(this.fdFor('stats'));
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_STATS_FD', target: this.target });
+    return result;
   }
 
   /**

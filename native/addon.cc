@@ -10,11 +10,13 @@ using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* stat
 const Registrar kRegistrars[] = {
     RegisterFd,         RegisterKvmSystem,     RegisterKvmVm,         RegisterKvmDevice,
     RegisterBenchProbe, RegisterMapping,       RegisterSpaprTceTable, RegisterVfioContainer,
-    RegisterVfioGroup,  RegisterVfioDevice,
+    RegisterVfioGroup,  RegisterVfioDevice,    RegisterKvmVcpu,       RegisterVcpuRun,
 };
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {
   AddonState* state = static_cast<AddonState*>(data);
+  AbortRunners(state->runners);  // vCPU threads first: they hold duplicates of vCPU fds
+  DeleteRunnerRegistry(state->runners);
   state->fds.CloseAll();
   delete state;
 }

@@ -14,8 +14,13 @@
 
 namespace kvs {
 
+void* NewRunnerRegistry();
+void AbortRunners(void* registry);
+void DeleteRunnerRegistry(void* registry);
+
 struct AddonState {
   FdTable fds;
+  void* runners = NewRunnerRegistry();  // vcpu_run.cc: vCPU threads of this environment
 };
 
 bool ReadInt32(napi_env env, napi_value value, int32_t* out);
@@ -86,6 +91,8 @@ void RegisterSpaprTceTable(Napi::Env env, Napi::Object exports, AddonState* stat
 void RegisterVfioContainer(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterVfioGroup(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterVfioDevice(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterKvmVcpu(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterVcpuRun(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterTables(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvs

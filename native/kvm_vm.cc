@@ -1,5 +1,6 @@
 // The VM fd: creation and VM-wide ioctls.
 #include "addon.h"
+#include "mapping.h"
 #include "syscall.h"
 #include "uapi.h"
 
@@ -29,9 +30,37 @@ napi_value EnableCap(napi_env env, napi_callback_info info) {
   return call.Number(Ioctl(fd, KVM_ENABLE_CAP, &request));
 }
 
+// setUserMemoryRegion(vmFd, slot, flags, guestPhysAddr, mappingHandle) -> 0 | -errno: the whole
+// mapping becomes guest memory at guestPhysAddr. The address and size come from the mapping.
+napi_value SetUserMemoryRegion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setUserMemoryRegion");
+  int fd = call.OwnedFd(0);
+  kvm_userspace_memory_region region{};
+  if (fd < 0 || !call.Uint32(1, &region.slot) || !call.Uint32(2, &region.flags) || !call.U64(3, &region.guest_phys_addr)) {
+    return nullptr;
+  }
+  MappingRef mapping = MappingArg(call, 4);
+  if (!mapping) return nullptr;
+  if (!mapping->mapped()) return call.BadArgument(4);
+  region.memory_size = mapping->length();
+  region.userspace_addr = mapping->AddressAt(0);
+  return call.Number(Ioctl(fd, KVM_SET_USER_MEMORY_REGION, &region));
+}
+
+// deleteUserMemoryRegion(vmFd, slot) -> 0 | -errno (memory_size 0 deletes the slot).
+napi_value DeleteUserMemoryRegion(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "deleteUserMemoryRegion");
+  int fd = call.OwnedFd(0);
+  kvm_userspace_memory_region region{};
+  if (fd < 0 || !call.Uint32(1, &region.slot)) return nullptr;
+  return call.Number(Ioctl(fd, KVM_SET_USER_MEMORY_REGION, &region));
+}
+
 const FunctionSpec kFunctions[] = {
     {"createVm", CreateVm},
     {"enableCap", EnableCap},
+    {"setUserMemoryRegion", SetUserMemoryRegion},
+    {"deleteUserMemoryRegion", DeleteUserMemoryRegion},
 };
 
 }  // namespace

@@ -25,8 +25,9 @@ function banner(text) {
 }
 
 function buildTypeScript() {
-  banner('build: tsc');
-  return run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']).status === 0;
+  banner('build: tsc (library and examples)');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  return ['tsconfig.json', 'tsconfig.examples.json'].every((project) => run(process.execPath, [tsc, '-p', project]).status === 0);
 }
 
 function hostSuite() {

@@ -1,0 +1,302 @@
+// A vCPU: registers (ppc64 layout), ONE_REG, binary stats, and run(), where KVM_RUN runs on a
+// dedicated native thread and each exit is answered by JavaScript. Kernel: virt/kvm/kvm_main.c
+// (kvm_vcpu_ioctl), arch/powerpc/kvm/powerpc.c (kvm_arch_vcpu_ioctl_run), book3s_hv.c.
+import { Cap } from './constants.js';
+import { KvmVfioError, syscallError, usageError } from './errors.js';
+import { CONSTRUCTING, FdObject } from './handle.js';
+import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
+import { checkBigU64, checkBoolean, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
+import { type EnableCapArgs, enableCapOn } from './vm.js';
+import type { Vm } from './vm.js';
+
+/** KVM_EXIT_* reasons (include/uapi/linux/kvm.h). */
+export const ExitReason = {
+  UNKNOWN: 0,
+  EXCEPTION: 1,
+  IO: 2,
+  HYPERCALL: 3,
+  DEBUG: 4,
+  HLT: 5,
+  MMIO: 6,
+  SHUTDOWN: 8,
+  FAIL_ENTRY: 9,
+  INTR: 10,
+  INTERNAL_ERROR: 17,
+  OSI: 18,
+  PAPR_HCALL: 19,
+  EPR: 23,
+  SYSTEM_EVENT: 24,
+} as const;
+
+/** PAPR hypercall return codes (H_SUCCESS and the common failures). */
+export const HcallReturn = { H_SUCCESS: 0n, H_HARDWARE: -1n, H_FUNCTION: -2n, H_PRIVILEGE: -3n, H_PARAMETER: -4n, H_TOO_HARD: 9999n } as const;
+
+/** ONE_REG ids by name, from the target's headers (ppc64: LPCR_64, FPSCR, FPR0..FPR31, ...). */
+export const OneReg: Readonly<Record<string, bigint>> = Object.freeze({ ...native.oneRegIds });
+
+/** The ppc64 struct kvm_regs. */
+export interface PpcRegs {
+  pc: bigint;
+  cr: bigint;
+  ctr: bigint;
+  lr: bigint;
+  xer: bigint;
+  msr: bigint;
+  srr0: bigint;
+  srr1: bigint;
+  pid: bigint;
+  sprg: bigint[];
+  gpr: bigint[];
+}
+
+const SCALAR_REGS = ['pc', 'cr', 'ctr', 'lr', 'xer', 'msr', 'srr0', 'srr1', 'pid'] as const;
+const SPRG_OFFSET = 9;
+const GPR_OFFSET = 17;
+const REGS_WORDS = 49;
+
+/** A KVM_EXIT_PAPR_HCALL: the guest's `sc 1` with r3 = nr and r4..r12 = args. */
+export interface HypercallExit {
+  reason: typeof ExitReason.PAPR_HCALL;
+  nr: bigint;
+  args: readonly bigint[];
+}
+
+/** Any other exit. */
+export interface OtherExit {
+  reason: number;
+  suberror?: number;
+}
+
+/** How a hypercall is answered: `ret` goes to r3; `args[i]`, where given, to r(4+i). */
+export interface HypercallAnswer {
+  ret: bigint;
+  args?: (bigint | undefined)[];
+}
+
+/** What `run()` calls on each exit. A handler that returns 'stop' ends the run. */
+export interface RunHandlers {
+  /** A hypercall the kernel left to user space. Default: answer H_FUNCTION. */
+  hypercall?(call: HypercallExit): HypercallAnswer | 'stop';
+  /** Any other exit. Default: stop. */
+  exit?(exit: OtherExit): 'continue' | 'stop';
+}
+
+export interface RunOptions {
+  /** Stop the run after this long (the vCPU is kicked out of KVM_RUN). */
+  timeoutMs?: number;
+  /** Test aid: load canaries into f14-f31 on the run thread and report whether they survived. */
+  fpCanary?: boolean;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** 'handler' (a handler said stop), 'stopped' (stop() or the timeout). */
+  outcome: 'handler' | 'stopped';
+  /** KVM_RUN calls made. */
+  runs: bigint;
+  /** Exits delivered to JavaScript. */
+  exits: bigint;
+  /** Hypercall exits among them. */
+  hypercalls: bigint;
+  /**
+   * KVM_RUN calls after which f14-f31 or v20-v31 came back changed (then restored by the run
+   * thread): the emulated POWER host's trap, counted.
+   */
+  fpClobbers: bigint;
+  /** With fpCanary: the canaries in f14-f31 survived every KVM_RUN. */
+  fpCanaryIntact: boolean;
+  /** The exit that ended the run, when a handler stopped it. */
+  lastExit: HypercallExit | OtherExit | undefined;
+}
+
+function toRegs(words: BigUint64Array): PpcRegs {
+  const regs = Object.fromEntries(SCALAR_REGS.map((name, i) => [name, words[i]!])) as unknown as PpcRegs;
+  regs.sprg = [...words.subarray(SPRG_OFFSET, GPR_OFFSET)];
+  regs.gpr = [...words.subarray(GPR_OFFSET, REGS_WORDS)];
+  return regs;
+}
+
+function mergeRegs(words: BigUint64Array, update: Partial<PpcRegs>): void {
+  SCALAR_REGS.forEach((name, i) => {
+    if (update[name] !== undefined) words[i] = checkBigU64(`regs.${name}`, update[name]);
+  });
+  const arrays: [keyof PpcRegs, number, number][] = [['sprg', SPRG_OFFSET, 8], ['gpr', GPR_OFFSET, 32]];
+  for (const [name, offset, length] of arrays) {
+    const values = update[name];
+    if (values === undefined) continue;
+    if (!Array.isArray(values) || values.length > length) throw invalidArgType(`regs.${name}`, `an array of up to ${length} bigints`, values);
+    values.forEach((value, i) => {
+      if (value !== undefined) words[offset + i] = checkBigU64(`regs.${name}[${i}]`, value);
+    });
+  }
+}
+
+function oneRegId(id: unknown): bigint {
+  if (typeof id === 'string') {
+    const named = OneReg[id];
+    if (named === undefined) throw invalidArgValue('id', id, `is not a register name known on this architecture (${Object.keys(OneReg).slice(0, 6).join(', ')}, ...)`);
+    return named;
+  }
+  return checkBigU64('id', id);
+}
+
+/**
+ * A vCPU of a VM. It keeps its VM alive.
+ *
+ * @example
+ * const vcpu = vm.createVcpu(0);
+ * vcpu.enableCap(Cap.PPC_PAPR);
+ * vcpu.setRegs({ pc: 0x10000n, msr: 0x8000000000001001n });
+ * const result = await vcpu.run({ hypercall: (call) => (call.nr === 0x6fffn ? 'stop' : { ret: 0n }) });
+ */
+export class Vcpu extends FdObject {
+  readonly vm: Vm;
+  readonly id: number;
+  #run: MappedRegion | undefined;
+  #running: { stop(): void } | undefined;
+
+  private constructor(token: typeof CONSTRUCTING, fd: number, vm: Vm, id: number, run: MappedRegion) {
+    super(token, fd, `vcpu ${id}`);
+    this.vm = vm;
+    this.id = id;
+    this.#run = run;
+  }
+
+  /** @internal Used by Vm.createVcpu: maps kvm_run, closing the fd if that fails. */
+  static fromOwnedFd(fd: number, vm: Vm, id: number, mmapSize: number): Vcpu {
+    const run = native.mapVcpuRun(fd, mmapSize);
+    if (typeof run === 'number') {
+      native.closeFd(fd);
+      throw syscallError(run, { syscall: 'mmap', request: 'mmap', target: `vcpu ${id}`, args: `kvm_run, ${mmapSize} bytes` });
+    }
+    return new Vcpu(CONSTRUCTING, fd, vm, id, run);
+  }
+
+  /** KVM_ENABLE_CAP on the vCPU, e.g. Cap.PPC_PAPR (required before KVM_RUN on kvm-hv). */
+  enableCap(cap: Cap | number, args: EnableCapArgs = []): void {
+    enableCapOn(this.fdFor('enableCap'), cap, args, this.target);
+  }
+
+  /** KVM_GET_REGS (ppc64 layout). */
+  getRegs(): PpcRegs {
+    return toRegs(this.readRegs('getRegs'));
+  }
+
+  /** KVM_SET_REGS: the given fields replace the current ones (KVM_GET_REGS first). */
+  setRegs(regs: Partial<PpcRegs>): void {
+    checkOptions<PpcRegs>('regs', regs);
+    const words = this.readRegs('setRegs');
+    mergeRegs(words, regs);
+    const result = native.setRegs(this.fdFor('setRegs'), words);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_SET_REGS', target: this.target });
+  }
+
+  /** KVM_GET_ONE_REG of a register of at most 64 bits, by id or name ('LPCR_64', 'FPR14'). */
+  getOneReg(id: bigint | string): bigint {
+    const fd = this.fdFor('getOneReg');
+    const regId = oneRegId(id);
+    const result = native.getOneReg(fd, regId);
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_ONE_REG', target: this.target, args: String(id) });
+    return result;
+  }
+
+  /** KVM_SET_ONE_REG of a register of at most 64 bits. */
+  setOneReg(id: bigint | string, value: bigint): void {
+    const fd = this.fdFor('setOneReg');
+    const regId = oneRegId(id);
+    checkBigU64('value', value);
+    const result = native.setOneReg(fd, regId, value);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_SET_ONE_REG', target: this.target, args: String(id) });
+  }
+
+  /** KVM_GET_STATS_FD: the vCPU's binary statistics by name (e.g. sum_exits, dec_exits). */
+  stats(): Record<string, bigint | bigint[]> {
+    const result = native.stats(this.fdFor('stats'));
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_STATS_FD', target: this.target });
+    return result;
+  }
+
+  /** True while run() is in progress. */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /**
+   * Runs the vCPU on a dedicated native thread until a handler says stop, stop() is called or the
+   * timeout passes. Each exit arrives in `handlers`; the hypercall handler's answer goes back into
+   * kvm_run before KVM_RUN is entered again. Rejects with a KvmVfioError when KVM_RUN fails (e.g.
+   * EINVAL without Cap.PPC_PAPR), or with whatever a handler threw.
+   */
+  async run(handlers: RunHandlers = {}, options: RunOptions = {}): Promise<RunResult> {
+    const fd = this.fdFor('run');
+    checkOptions<RunHandlers>('handlers', handlers);
+    const { timeoutMs, fpCanary = false } = checkOptions<RunOptions>('options', options);
+    if (timeoutMs !== undefined) checkInteger('options.timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
+    checkBoolean('options.fpCanary', fpCanary);
+    if (this.#running) throw usageError('ERR_KVM_VCPU_RUNNING', this.target, 'run() is already in progress on this vCPU');
+    let hypercalls = 0n;
+    let lastExit: HypercallExit | OtherExit | undefined;
+    const dispatch = (exit: NativeExit): NativeAnswer => {
+      lastExit = exit.reason === ExitReason.PAPR_HCALL ? ({ reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit) : exit;
+      if (exit.reason === ExitReason.PAPR_HCALL) {
+        hypercalls += 1n;
+        const answer = handlers.hypercall ? handlers.hypercall(lastExit as HypercallExit) : { ret: HcallReturn.H_FUNCTION };
+        return answer === 'stop' ? { stop: true } : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
+      }
+      return (handlers.exit ? handlers.exit(lastExit) : 'stop') === 'continue' ? {} : { stop: true };
+    };
+    const controls = native.runVcpu(fd, this.#run!.handle, dispatch, fpCanary);
+    if (typeof controls === 'number') throw syscallError(controls, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
+    this.#running = controls;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => controls.stop(), timeoutMs);
+    try {
+      return this.toResult(await controls.promise, hypercalls, lastExit);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.#running = undefined;
+    }
+  }
+
+  /** Ends a run in progress: the vCPU is kicked out of KVM_RUN (immediate_exit and a signal). */
+  stop(): void {
+    this.#running?.stop();
+  }
+
+  protected override beforeClose(): void {
+    this.#running?.stop();
+    const run = this.#run;
+    this.#run = undefined;
+    if (run) native.unmapMapping(run.handle, run.buffer);
+  }
+
+  private readRegs(method: string): BigUint64Array {
+    const result = native.getRegs(this.fdFor(method));
+    if (typeof result === 'number') {
+      throw syscallError(result, {
+        syscall: 'ioctl',
+        request: 'KVM_GET_REGS',
+        target: this.target,
+        ...(result === -38 ? { hint: 'register access is implemented for ppc64 only' } : {}),
+      });
+    }
+    return result;
+  }
+
+  private toResult(result: NativeRunResult, hypercalls: bigint, lastExit: RunResult['lastExit']): RunResult {
+    if (result.outcome === 'error') {
+      const error = syscallError(result.errno, { syscall: 'ioctl', request: 'KVM_RUN', target: this.target, args: `exit reason ${result.exitReason}` });
+      throw new KvmVfioError(`${error.message} (kvm_run exit_reason ${result.exitReason}${result.exitReason === ExitReason.INTERNAL_ERROR ? ' = KVM_EXIT_INTERNAL_ERROR' : ''})`, {
+        code: error.code, errno: error.errno, syscall: error.syscall, request: error.request, target: error.target, hint: error.hint, source: error.source,
+      });
+    }
+    return {
+      outcome: result.outcome === 'handler' ? 'handler' : 'stopped',
+      runs: result.runs,
+      exits: result.exits,
+      hypercalls,
+      fpClobbers: result.fpClobbers,
+      fpCanaryIntact: result.fpCanaryIntact,
+      lastExit,
+    };
+  }
+}

@@ -1,0 +1,206 @@
+// A vCPU fd: creation, kvm_run mapping, registers (ppc64 layout), ONE_REG, binary stats.
+// KVM_RUN itself runs on a dedicated thread (vcpu_run.cc), never on the JavaScript thread.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "mapping.h"
+#include "syscall.h"
+#include "uapi.h"
+
+namespace kvs {
+namespace {
+
+// createVcpu(vmFd, id) -> vcpu fd | -errno
+napi_value CreateVcpu(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "createVcpu");
+  int fd = call.OwnedFd(0);
+  uint32_t id = 0;
+  if (fd < 0 || !call.Uint32(1, &id)) return nullptr;
+  return call.AdoptedFd(IoctlValue(fd, KVM_CREATE_VCPU, id));
+}
+
+// mapVcpuRun(vcpuFd, length) -> { buffer, handle } | -errno: the shared kvm_run page(s). The
+// buffer stays inside the library; only the run thread reads and writes kvm_run.
+napi_value MapVcpuRun(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "mapVcpuRun");
+  int fd = call.OwnedFd(0);
+  uint32_t length = 0;
+  if (fd < 0 || !call.Uint32(1, &length)) return nullptr;
+  if (length < sizeof(kvm_run) || length % PageSize() != 0) return call.BadArgument(1);
+  return NewMapping(call, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+}
+
+#if defined(__powerpc64__)
+constexpr size_t kRegsWords = sizeof(kvm_regs) / sizeof(__u64);
+static_assert(sizeof(kvm_regs) == 49 * 8, "ppc64 kvm_regs: pc..pid, sprg0-7, gpr[32]");
+
+// getRegs(vcpuFd) -> BigUint64Array(49) | -errno, in struct order (pc, cr, ctr, lr, xer, msr,
+// srr0, srr1, pid, sprg0..7, gpr0..31).
+napi_value GetRegs(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getRegs");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  kvm_regs regs{};
+  long result = Ioctl(fd, KVM_GET_REGS, &regs);
+  if (result < 0) return call.Number(result);
+  napi_value buffer;
+  void* data = nullptr;
+  napi_create_arraybuffer(env, sizeof(regs), &data, &buffer);
+  std::memcpy(data, &regs, sizeof(regs));
+  napi_value array;
+  napi_create_typedarray(env, napi_biguint64_array, kRegsWords, buffer, 0, &array);
+  return array;
+}
+
+// setRegs(vcpuFd, BigUint64Array(49)) -> 0 | -errno
+napi_value SetRegs(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setRegs");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  bool is_typedarray = false;
+  napi_is_typedarray(env, call.arg(1), &is_typedarray);
+  if (!is_typedarray || napi_get_typedarray_info(env, call.arg(1), &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_biguint64_array || length != kRegsWords) {
+    return call.BadArgument(1);
+  }
+  kvm_regs regs;
+  std::memcpy(&regs, data, sizeof(regs));
+  return call.Number(Ioctl(fd, KVM_SET_REGS, &regs));
+}
+#else
+// Register layouts differ by architecture; this library implements the ppc64 one only.
+napi_value GetRegs(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getRegs");
+  return call.OwnedFd(0) < 0 ? nullptr : call.Number(-ENOSYS);
+}
+napi_value SetRegs(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setRegs");
+  return call.OwnedFd(0) < 0 ? nullptr : call.Number(-ENOSYS);
+}
+#endif
+
+// The kernel reads or writes KVM_REG_SIZE(id) bytes at addr: only ids of at most 8 bytes are
+// accepted, so the buffer below is always large enough.
+bool OneRegFits(uint64_t id) { return ((id & KVM_REG_SIZE_MASK) >> KVM_REG_SIZE_SHIFT) <= 3; }
+
+// getOneReg(vcpuFd, id) -> BigInt | -errno
+napi_value GetOneReg(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "getOneReg");
+  int fd = call.OwnedFd(0);
+  kvm_one_reg reg{};
+  if (fd < 0 || !call.U64(1, &reg.id)) return nullptr;
+  if (!OneRegFits(reg.id)) return call.BadArgument(1);
+  uint64_t value = 0;
+  reg.addr = reinterpret_cast<uintptr_t>(&value);
+  long result = Ioctl(fd, KVM_GET_ONE_REG, &reg);
+  return result < 0 ? call.Number(result) : call.BigInt(value);
+}
+
+// setOneReg(vcpuFd, id, value) -> 0 | -errno (value in the register's size, host byte order)
+napi_value SetOneReg(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setOneReg");
+  int fd = call.OwnedFd(0);
+  kvm_one_reg reg{};
+  uint64_t value = 0;
+  if (fd < 0 || !call.U64(1, &reg.id) || !call.U64(2, &value)) return nullptr;
+  if (!OneRegFits(reg.id)) return call.BadArgument(1);
+  uint32_t narrow = static_cast<uint32_t>(value);
+  bool is_u32 = (reg.id & KVM_REG_SIZE_MASK) == KVM_REG_SIZE_U32;
+  reg.addr = is_u32 ? reinterpret_cast<uintptr_t>(&narrow) : reinterpret_cast<uintptr_t>(&value);
+  return call.Number(Ioctl(fd, KVM_SET_ONE_REG, &reg));
+}
+
+bool ReadAt(int fd, void* out, size_t size, off_t offset) {
+  return RetryEintr(kIoctl, 0, [&] { return static_cast<long>(pread(fd, out, size, offset)); }) == static_cast<long>(size);
+}
+
+// The binary stats of a stats fd (Documentation/virt/kvm/api.rst, KVM_GET_STATS_FD): a header,
+// descriptors with names, then u64 data. -> { name: BigInt | BigInt[] }
+napi_value ReadStats(NativeCall& call, int stats_fd) {
+  napi_env env = call.env();
+  kvm_stats_header header{};
+  if (!ReadAt(stats_fd, &header, sizeof(header), 0)) return call.Number(-EIO);
+  size_t desc_size = sizeof(kvm_stats_desc) + header.name_size;
+  std::vector<uint8_t> descs(desc_size * header.num_desc);
+  if (!ReadAt(stats_fd, descs.data(), descs.size(), header.desc_offset)) return call.Number(-EIO);
+  napi_value result;
+  napi_create_object(env, &result);
+  for (uint32_t i = 0; i < header.num_desc; ++i) {
+    const kvm_stats_desc* desc = reinterpret_cast<const kvm_stats_desc*>(descs.data() + i * desc_size);
+    std::string name(desc->name, strnlen(desc->name, header.name_size));
+    std::vector<uint64_t> values(desc->size);
+    if (desc->size == 0 || !ReadAt(stats_fd, values.data(), values.size() * 8, header.data_offset + desc->offset)) continue;
+    napi_value value;
+    if (values.size() == 1) {
+      napi_create_bigint_uint64(env, values[0], &value);
+    } else {
+      napi_create_array_with_length(env, values.size(), &value);
+      for (size_t j = 0; j < values.size(); ++j) {
+        napi_value element;
+        napi_create_bigint_uint64(env, values[j], &element);
+        napi_set_element(env, value, static_cast<uint32_t>(j), element);
+      }
+    }
+    napi_set_named_property(env, result, name.c_str(), value);
+  }
+  return result;
+}
+
+// stats(vcpuOrVmFd) -> { name: BigInt | BigInt[] } | -errno
+napi_value Stats(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "stats");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  long stats_fd = IoctlValue(fd, KVM_GET_STATS_FD, 0);
+  if (stats_fd < 0) return call.Number(stats_fd);
+  napi_value result = ReadStats(call, static_cast<int>(stats_fd));
+  if (g_trace_enabled) TraceSyscall(kClose, 0);
+  close(static_cast<int>(stats_fd));
+  return result;
+}
+
+const FunctionSpec kFunctions[] = {
+    {"createVcpu", CreateVcpu}, {"mapVcpuRun", MapVcpuRun}, {"getRegs", GetRegs},   {"setRegs", SetRegs},
+    {"getOneReg", GetOneReg},   {"setOneReg", SetOneReg},   {"stats", Stats},
+};
+
+napi_value OneRegIds(napi_env env) {
+  napi_value ids;
+  napi_create_object(env, &ids);
+  auto set = [&](const std::string& name, uint64_t id) {
+    napi_value value;
+    napi_create_bigint_uint64(env, id, &value);
+    napi_set_named_property(env, ids, name.c_str(), value);
+  };
+#if defined(__powerpc64__)
+  set("LPCR", KVM_REG_PPC_LPCR);
+  set("LPCR_64", KVM_REG_PPC_LPCR_64);
+  set("FPSCR", KVM_REG_PPC_FPSCR);
+  set("VSCR", KVM_REG_PPC_VSCR);
+  set("ARCH_COMPAT", KVM_REG_PPC_ARCH_COMPAT);
+  set("DEC_EXPIRY", KVM_REG_PPC_DEC_EXPIRY);
+  set("PTCR", KVM_REG_PPC_PTCR);
+  for (int n = 0; n < 32; ++n) set("FPR" + std::to_string(n), KVM_REG_PPC_FPR(n));
+#else
+  (void)set;  // register ids are architecture-specific; only ppc64's are named
+#endif
+  return ids;
+}
+
+}  // namespace
+
+void RegisterKvmVcpu(Napi::Env env, Napi::Object exports, AddonState* state) {
+  DefineFunctions(env, exports, state, kFunctions);
+  exports.Set("oneRegIds", Napi::Value(env, OneRegIds(env)));
+  exports.Set("kvmRunSize", Napi::Number::New(env, static_cast<double>(sizeof(kvm_run))));
+}
+
+}  // namespace kvs

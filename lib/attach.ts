@@ -430,3 +430,82 @@ export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
     throw wrapped;
   }
 }
+
+/** One check of {@link probeLinkage}. */
+export interface LinkageCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** What {@link probeLinkage} found. */
+export interface LinkageProbe {
+  /** attachIommuGroup can link this group and the kernel would handle the LIOBN's H_PUT_TCE itself. */
+  possible: boolean;
+  /** Why not, when not: what the VMM must fix or fall back from (handle TCE hypercalls itself). */
+  missing: string[];
+  /** Things that make the link work but not accelerate, e.g. unregistered guest memory. */
+  warnings: string[];
+  checks: LinkageCheck[];
+}
+
+function groupNumberOf(spec: number | string | VfioGroup): number | undefined {
+  if (spec instanceof VfioGroup) return spec.number;
+  if (typeof spec === 'number') return spec;
+  const match = /^\/dev\/vfio\/(\d+)$/.exec(spec);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * A dry run of {@link attachIommuGroup}: checks the VM's capabilities, the KVM-VFIO device's
+ * SET_SPAPR_TCE attribute, the group's viability (from sysfs, without opening it) and the VFIO
+ * container's IOMMU type, and says exactly what is missing for in-kernel acceleration. It changes
+ * nothing that lasts (a KVM-VFIO device it had to create is closed again).
+ */
+export function probeLinkage(vm: Vm, options: AttachOptions): LinkageProbe {
+  checkInstance('vm', vm, Vm);
+  const plan = checkAttachOptions(options);
+  const checks: LinkageCheck[] = [];
+  const warnings: string[] = [];
+  const check = (name: string, test: () => string | true): void => {
+    try {
+      const outcome = test();
+      checks.push({ name, ok: outcome === true, detail: outcome === true ? 'ok' : outcome });
+    } catch (error) {
+      checks.push({ name, ok: false, detail: error instanceof KvmVfioError ? `${error.code}: ${error.hint}` : String(error) });
+    }
+  };
+  check('KVM_CAP_SPAPR_TCE_VFIO', () => vm.capability(Cap.SPAPR_TCE_VFIO) > 0 || 'KVM_CAP_SPAPR_TCE_VFIO is 0 on this VM: the kernel cannot link VFIO groups to TCE tables');
+  check('in-kernel TCE tables', () => vm.capability(Cap.SPAPR_TCE_64) + vm.capability(Cap.SPAPR_TCE) > 0 || 'KVM_CAP_SPAPR_TCE and _64 are 0');
+  check('KVM-VFIO SET_SPAPR_TCE', () => {
+    const existing = vm.vfioDevice;
+    const device = existing ?? vm.createVfioDevice();
+    try {
+      return device.supportsSpaprTce() || 'the KVM-VFIO device has no SET_SPAPR_TCE attribute (CONFIG_SPAPR_TCE_IOMMU=n)';
+    } finally {
+      if (!existing) device.close();
+    }
+  });
+  const groupNumber = groupNumberOf(plan.group);
+  check('group viable', () => {
+    if (plan.group instanceof VfioGroup) return plan.group.status.viable || `${plan.group.target} is not viable`;
+    if (groupNumber === undefined) return true;
+    const blockers = devicesBlockingViability(groupNumber);
+    return blockers.length === 0 || `group ${groupNumber} is not viable: ${blockers.map((d) => `${d.name} (bound to ${d.driver})`).join(', ')} not bound to vfio-pci`;
+  });
+  check(`VFIO ${plan.iommu} IOMMU`, () => {
+    const container = VfioContainer.open();
+    try {
+      return container.checkExtension(plan.iommuType) > 0 || `the VFIO container offers no ${plan.iommu === 'v2' ? 'SPAPR_TCE_v2' : 'SPAPR_TCE'} IOMMU`;
+    } finally {
+      container.close();
+    }
+  });
+  if (plan.iommu === 'v1') {
+    warnings.push('a v1 (SPAPR_TCE) container links, but the kernel maps TCEs in-kernel only for memory registered with a v2 container: every H_PUT_TCE will exit to user space');
+  } else if (plan.memory.length === 0) {
+    warnings.push('no guest memory given to register (options.memory): the kernel cannot map unregistered pages (H_TOO_HARD), so every H_PUT_TCE will exit to user space');
+  }
+  const missing = checks.filter((c) => !c.ok).map((c) => c.detail);
+  return { possible: missing.length === 0, missing, warnings, checks };
+}

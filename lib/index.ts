@@ -1,5 +1,14 @@
 // kvm-vfio-spapr: KVM and VFIO for Node.js on POWER.
-export { AttachStep, Linkage, attachIommuGroup, type AttachOptions, type LinkageFlags } from './attach.js';
+export {
+  AttachStep,
+  Linkage,
+  attachIommuGroup,
+  probeLinkage,
+  type AttachOptions,
+  type LinkageCheck,
+  type LinkageFlags,
+  type LinkageProbe,
+} from './attach.js';
 export { Cap, DeviceType, IommuType, KVM_API_VERSION, KvmVfioAttr, VmType } from './constants.js';
 export { traceSyscalls, type SyscallRecord } from './debug.js';
 export { KvmDevice, type AttrPayload, type AttrValue } from './device.js';

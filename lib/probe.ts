@@ -215,6 +215,9 @@ export function probe(options: ProbeOptions = {}): ProbeReport {
     report.verdict.warnings.push(`RLIMIT_MEMLOCK is ${memlock.soft} bytes: TCE tables and registered guest memory count against it (raise it, or run with CAP_IPC_LOCK)`);
   }
   report.verdict.available = report.verdict.reasons.length === 0;
+  if (report.verdict.available) {
+    report.verdict.warnings.push('in-kernel H_PUT_TCE for a VFIO-linked LIOBN needs the guest memory registered with a SPAPR_TCE_v2 container (attachIommuGroup options.memory); without it every H_PUT_TCE exits to user space');
+  }
   return report;
 }
 

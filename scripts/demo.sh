@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# npm run demo: boots the emulated POWER host and runs, in it, the doctor and the example VMM flow
-# (examples/attach-vfio-group.ts), printing each step with its timing.
+# npm run demo: boots the emulated POWER host and runs, in it, the doctor, the example VMM flow
+# (examples/attach-vfio-group.ts, each step with its timing) and the TCE acceleration example
+# (examples/tce-acceleration.ts: exit counts for cases A, B, C and the DMA check).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -10,7 +11,8 @@ node node_modules/typescript/bin/tsc -p tsconfig.json
 node node_modules/typescript/bin/tsc -p tsconfig.examples.json
 bash scripts/build-ppc64.sh >/dev/null
 
-echo "==> emulated POWER host: doctor, then the example"
+echo "==> emulated POWER host: doctor, then the examples"
 exec bash scripts/power-host/run.sh -- sh -c '
   echo "--- npx kvm-vfio-spapr doctor"; node dist/cli.js doctor &&
-  echo "--- examples/attach-vfio-group.ts"; node dist/examples/attach-vfio-group.js 1'
+  echo "--- examples/attach-vfio-group.ts"; node dist/examples/attach-vfio-group.js 1 &&
+  echo "--- examples/tce-acceleration.ts"; node dist/examples/tce-acceleration.js 2'

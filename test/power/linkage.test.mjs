@@ -6,7 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
-  attachIommuGroup, pageSize, resourceStats,
+  attachIommuGroup, pageSize, probeLinkage, resourceStats,
 } from '../../dist/index.js';
 import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE, expectKvmError, openFdCount, scoped } from './helpers.mjs';
 
@@ -298,5 +298,27 @@ describe('attach rollback: after a failure at each step, nothing is left behind'
     const vm = vmScope(use);
     use(VfioGroup.open(GROUP_TESTDEV));
     expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB }), { code: 'EBUSY', step: AttachStep.GROUP });
+  }));
+});
+
+describe('probeLinkage: a dry run that says what is missing', () => {
+  it('says a v2 link of group 1 is possible, and warns when no memory is registered', () => scoped((use) => {
+    const vm = vmScope(use);
+    const fds = openFdCount();
+    const withMemory = probeLinkage(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory: guestMemory(use) });
+    assert.equal(withMemory.possible, true, withMemory.missing.join('; '));
+    assert.deepEqual(withMemory.warnings, []);
+    const without = probeLinkage(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB });
+    assert.equal(without.possible, true);
+    assert.match(without.warnings[0], /every H_PUT_TCE will exit/);
+    assert.match(probeLinkage(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, iommu: 'v1' }).warnings[0], /v1/);
+    assert.equal(openFdCount(), fds + 0); // nothing left open (the memory mapping is not an fd)
+  }));
+
+  it('names the device that makes a group unviable', () => scoped((use) => {
+    const vm = vmScope(use);
+    const report = probeLinkage(vm, { group: GROUP_UNVIABLE, liobn: LIOBN, windowSize: GIB });
+    assert.equal(report.possible, false);
+    assert.match(report.missing.join(' '), new RegExp(DEVICE_UNVIABLE_HOST));
   }));
 });

@@ -1,0 +1,93 @@
+// npm run bench:power, inside the emulated POWER host (scripts/bench-power.sh boots it): the
+// guest's H_PUT_TCE loop in one boot, N hypercalls per case —
+//   A  no in-kernel table: every hypercall exits to JavaScript
+//   B  an in-kernel table for the LIOBN
+//   C  a VFIO group (edu) linked to the LIOBN, guest memory registered
+//   A in C: case A again in a static C VMM (bench/c/l2_vmm.c), answering the exits in C
+// and prints hypercalls per second, user-space exits per hypercall, B/A and C/A, and the cost of
+// one user-space exit answered by JavaScript vs by C. Writes bench/results-power.json.
+// Under emulation one nested round trip costs ~50 µs, which compresses every ratio: exit counts
+// are the signal; rates are context.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { GuestMemory, Kvm, attachIommuGroup } from '../dist/index.js';
+import { loadProgram } from '../dist/examples/l2-program.js';
+import { TceGuest } from '../dist/examples/tce-guest.js';
+
+const N = Number(process.env.BENCH_HYPERCALLS ?? 20_000);
+const LIOBN_WITHOUT_TABLE = 0x1000n;
+const LIOBN = 0x80000000n;
+const WINDOW = 1n << 30n;
+const EDU_GROUP = 2;
+const C_VMM = process.argv[2];
+// Room for every TCE the guest writes (1 MiB + N pages): a TCE beyond guest RAM is H_TOO_HARD, an exit.
+const GUEST_MEMORY = ((BigInt(N) * 4096n + (1n << 20n)) / (64n << 20n) + 1n) * (64n << 20n);
+const loop = { hcall: 0x20n, iterations: N, tce: 0x100003n };
+
+async function runCase(name, setup) {
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  const memory = GuestMemory.allocate(GUEST_MEMORY);
+  const guest = TceGuest.create(vm, memory);
+  const cleanup = setup(vm, memory);
+  const started = process.hrtime.bigint();
+  const report = await guest.runLoop({ ...loop, liobn: cleanup.liobn });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  cleanup.close();
+  guest.close();
+  memory.close();
+  vm.close();
+  kvm.close();
+  if (report.hypercalls !== N || report.failed !== 0) throw new Error(`${name}: ${report.hypercalls} hypercalls, ${report.failed} failed`);
+  return { name, hypercalls: N, userExits: report.userExits, seconds };
+}
+
+function runCVmm(hypercalls, mainThread) {
+  const image = new ArrayBuffer(0x20000);
+  loadProgram(image);
+  writeFileSync('/tmp/l2-image.bin', new Uint8Array(image));
+  const args = ['/tmp/l2-image.bin', String(hypercalls), String(LIOBN_WITHOUT_TABLE), String(GUEST_MEMORY), ...(mainThread ? ['--main-thread'] : [])];
+  const result = JSON.parse(execFileSync(C_VMM, args, { encoding: 'utf8' }));
+  const where = mainThread ? 'the process main thread' : 'a thread of its own';
+  return { name: `A in C: exits to a C handler, vCPU on ${where}`, ...result };
+}
+
+const cases = [
+  await runCase('A: no table, every hypercall exits to JavaScript', () => ({ liobn: LIOBN_WITHOUT_TABLE, close() {} })),
+  await runCase('B: in-kernel table', (vm) => {
+    const table = vm.createSpaprTceTable({ liobn: LIOBN, size: WINDOW >> 12n });
+    return { liobn: LIOBN, close: () => table.close() };
+  }),
+  await runCase('C: VFIO group linked, memory registered', (vm, memory) => {
+    const linkage = attachIommuGroup(vm, { group: EDU_GROUP, liobn: LIOBN, windowSize: WINDOW, memory });
+    return { liobn: LIOBN, close: () => linkage.close() };
+  }),
+];
+if (C_VMM) {
+  cases.push(runCVmm(N, false));
+  cases.push(runCVmm(Math.min(N, 1000), true)); // slow: fewer hypercalls
+}
+
+const [a, b, c, cA, cMain] = cases;
+const rate = (entry) => entry.hypercalls / entry.seconds;
+const rows = cases.map((entry) => ({ ...entry, hypercallsPerSecond: Math.round(rate(entry)), exitsPerHypercall: entry.userExits / entry.hypercalls }));
+const summary = {
+  hypercallsPerCase: N,
+  bOverA: rate(b) / rate(a),
+  cOverA: rate(c) / rate(a),
+  microsecondsPerExitJs: (a.seconds / a.userExits) * 1e6,
+  microsecondsPerExitC: cA ? (cA.seconds / cA.userExits) * 1e6 : null,
+  microsecondsPerExitCMainThread: cMain ? (cMain.seconds / cMain.userExits) * 1e6 : null,
+  microsecondsPerHypercallInKernel: (b.seconds / b.hypercalls) * 1e6,
+};
+
+const width = Math.max(...rows.map((row) => row.name.length));
+console.log(`${'case'.padEnd(width)}  ${'hcalls/s'.padStart(9)}  ${'exits/hcall'.padStart(11)}  ${'seconds'.padStart(8)}`);
+for (const row of rows) {
+  console.log(`${row.name.padEnd(width)}  ${String(row.hypercallsPerSecond).padStart(9)}  ${row.exitsPerHypercall.toFixed(3).padStart(11)}  ${row.seconds.toFixed(2).padStart(8)}`);
+}
+console.log(`B/A ${summary.bOverA.toFixed(2)}×, C/A ${summary.cOverA.toFixed(2)}× (hypercalls per second, ${N} per case, one boot)`);
+console.log(`one user-space exit: ${summary.microsecondsPerExitJs.toFixed(1)} µs answered by JavaScript` +
+  (summary.microsecondsPerExitC === null ? '' : `, ${summary.microsecondsPerExitC.toFixed(1)} µs by C (${summary.microsecondsPerExitCMainThread.toFixed(1)} µs with KVM_RUN on the main thread)`) +
+  `; an in-kernel hypercall: ${summary.microsecondsPerHypercallInKernel.toFixed(1)} µs`);
+writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary }, null, 2)}\n`);

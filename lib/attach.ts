@@ -236,8 +236,11 @@ class Attacher {
 
   group(spec: number | string | VfioGroup): VfioGroup {
     this.step = AttachStep.GROUP;
+    const opened = !(spec instanceof VfioGroup);
     const group = spec instanceof VfioGroup ? spec : this.own(VfioGroup.open(spec), true);
-    if (!group.status.viable) {
+    // A group opened just now was read at open; asking again would be a second GET_STATUS.
+    const status = opened ? group.statusAtOpen : group.status;
+    if (!status.viable) {
       const blockers = group.number === undefined ? [] : devicesBlockingViability(group.number);
       const named = blockers.map((d) => `${d.name} (bound to ${d.driver})`).join(', ');
       throw notAvailable(AttachStep.GROUP, 'ERR_VFIO_GROUP_NOT_VIABLE',

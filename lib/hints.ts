@@ -65,7 +65,7 @@ const kvmRows: HintRow[] = [
   row('KVM_CHECK_EXTENSION', '', 'ENOTTY', 'this fd does not answer KVM_CHECK_EXTENSION (VM fds do only with KVM_CAP_CHECK_EXTENSION_VM)', KVM_MAIN),
   row('KVM_CREATE_VM', '', 'EINVAL', 'the kernel refused this VM type: on POWER type 2 (PR) needs kvm-pr, which Debian does not build, and every type fails when kvm-hv cannot run (a pseries host needs nested HV, e.g. qemu cap-nested-hv=on)', `${POWERPC} (kvm_arch_init_vm), arch/powerpc/kvm/book3s.c (kvmppc_core_init_vm)`),
   row('KVM_CREATE_VM', '', 'ENOMEM', 'the kernel could not allocate the VM (memory or a memory cgroup limit)', KVM_MAIN),
-  row('KVM_CREATE_VCPU', '', 'EINVAL', 'the vCPU id is out of range or this VM cannot take more vCPUs (KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS)', KVM_MAIN),
+  row('KVM_CREATE_VCPU', '', 'EINVAL', 'the vCPU id is out of range, this VM cannot take more vCPUs (KVM_CAP_MAX_VCPUS / KVM_CAP_NR_VCPUS), or (POWER9+ kvm-hv) a vCPU with this id already exists: HV reports that collision as EINVAL, not EEXIST', `${KVM_MAIN} (kvm_vm_ioctl_create_vcpu), arch/powerpc/kvm/book3s_hv.c (kvmppc_core_vcpu_create_hv)`),
   row('KVM_CREATE_VCPU', '', 'EEXIST', 'a vCPU with this id already exists in this VM', KVM_MAIN),
   row('KVM_GET_VCPU_MMAP_SIZE', '', 'ENOTTY', 'this fd is not /dev/kvm', VFS_IOCTL),
   row('KVM_ENABLE_CAP', '', 'EINVAL', 'this kernel does not let this capability be enabled on this fd with these arguments (check the VM fd capability first)', `${POWERPC} (kvm_vm_ioctl_enable_cap, kvm_vcpu_ioctl_enable_cap)`),

@@ -51,6 +51,10 @@ export function devicesBlockingViability(group: number, sysfs = '/sys'): IommuGr
   return iommuGroupDevices(group, sysfs).filter((device) => device.driver !== undefined && device.driver !== 'vfio-pci');
 }
 
+function decodeStatus(flags: number): VfioGroupStatus {
+  return { viable: (flags & VFIO_GROUP_FLAGS_VIABLE) !== 0, containerSet: (flags & VFIO_GROUP_FLAGS_CONTAINER_SET) !== 0 };
+}
+
 function describeBlockers(group: number | undefined): string {
   if (group === undefined) return 'the group is not viable';
   const blockers = devicesBlockingViability(group);
@@ -69,11 +73,14 @@ function describeBlockers(group: number | undefined): string {
 export class VfioGroup extends FdObject {
   /** The IOMMU group number, when known. */
   readonly number: number | undefined;
+  /** @internal VFIO_GROUP_GET_STATUS as read when the group was opened (open validates with it). */
+  readonly statusAtOpen: VfioGroupStatus;
   #container: VfioContainer | undefined;
 
-  private constructor(token: typeof CONSTRUCTING, fd: number, groupNumber: number | undefined) {
+  private constructor(token: typeof CONSTRUCTING, fd: number, groupNumber: number | undefined, flags: number) {
     super(token, fd, groupNumber === undefined ? 'vfio group' : `vfio group ${groupNumber}`);
     this.number = groupNumber;
+    this.statusAtOpen = decodeStatus(flags);
   }
 
   /** Opens /dev/vfio/N (a group number) or a path (O_RDWR | O_CLOEXEC). A group opens only once. */
@@ -107,15 +114,14 @@ export class VfioGroup extends FdObject {
 
   private static fromOwnedFd(fd: number, groupNumber: number | undefined): VfioGroup {
     const status = native.vfioGroupGetStatus(fd);
-    if (status >= 0) return new VfioGroup(CONSTRUCTING, fd, groupNumber);
+    if (status >= 0) return new VfioGroup(CONSTRUCTING, fd, groupNumber, status);
     native.closeFd(fd);
     throw syscallError(status, { syscall: 'ioctl', request: 'VFIO_GROUP_GET_STATUS', target: groupNumber === undefined ? 'vfio group' : `vfio group ${groupNumber}` });
   }
 
   /** VFIO_GROUP_GET_STATUS (asked each time). */
   get status(): VfioGroupStatus {
-    const flags = checkIoctl(native.vfioGroupGetStatus(this.fdFor('status')), 'VFIO_GROUP_GET_STATUS', this.target);
-    return { viable: (flags & VFIO_GROUP_FLAGS_VIABLE) !== 0, containerSet: (flags & VFIO_GROUP_FLAGS_CONTAINER_SET) !== 0 };
+    return decodeStatus(checkIoctl(native.vfioGroupGetStatus(this.fdFor('status')), 'VFIO_GROUP_GET_STATUS', this.target));
   }
 
   /** The devices of this group in sysfs, with their drivers. */

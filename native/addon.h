@@ -56,6 +56,9 @@ class NativeCall {
   napi_value Number(long result);       // >= 0 or -errno
   napi_value AdoptedFd(long result);    // a new fd is recorded as owned before JS sees it
   napi_value BigInt(uint64_t value);
+  // Sets object[name] to a Number / a BigInt (for result objects built in native code).
+  void SetNumber(napi_value object, const char* name, double value);
+  void SetBigInt(napi_value object, const char* name, uint64_t value);
   napi_value Undefined();
   napi_value BadArgument(size_t index);  // throws; returns nullptr
 

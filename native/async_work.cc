@@ -49,7 +49,7 @@ napi_value QueueAsync(NativeCall& call, const char* name, int fd, MappingRef pin
     return call.BadArgument(1);
   }
   job->pinned = std::move(pinned);
-  long duplicate = RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(fd, F_DUPFD_CLOEXEC, 0)); });
+  long duplicate = DuplicateCloexec(fd);
   if (duplicate < 0) job->outcome.result = duplicate;
   job->fd = static_cast<int>(duplicate);
 

@@ -56,7 +56,7 @@ napi_value DuplicateFd(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "duplicateFd");
   int32_t borrowed = -1;
   if (!call.Int32(0, &borrowed)) return nullptr;
-  return call.AdoptedFd(RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(borrowed, F_DUPFD_CLOEXEC, 0)); }));
+  return call.AdoptedFd(DuplicateCloexec(borrowed));
 }
 
 // closeFd(fd) -> 0 | -errno. Never retried: after EINTR the fd is already gone on Linux.

@@ -77,6 +77,16 @@ napi_value NativeCall::BigInt(uint64_t value) {
   return result;
 }
 
+void NativeCall::SetNumber(napi_value object, const char* name, double value) {
+  napi_value number;
+  napi_create_double(env_, value, &number);
+  napi_set_named_property(env_, object, name, number);
+}
+
+void NativeCall::SetBigInt(napi_value object, const char* name, uint64_t value) {
+  napi_set_named_property(env_, object, name, BigInt(value));
+}
+
 napi_value NativeCall::Undefined() {
   napi_value undefined;
   napi_get_undefined(env_, &undefined);

@@ -1,5 +1,6 @@
 #include "syscall.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 
 #include <mutex>
@@ -29,6 +30,10 @@ std::vector<uint64_t> TakeSyscallTrace() {
 
 long Ioctl(int fd, unsigned long request, void* arg) {
   return RetryEintr(kIoctl, request, [&] { return static_cast<long>(ioctl(fd, request, arg)); });
+}
+
+long DuplicateCloexec(int fd) {
+  return RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(fd, F_DUPFD_CLOEXEC, 0)); });
 }
 
 long IoctlValue(int fd, unsigned long request, unsigned long value) {

@@ -32,6 +32,8 @@ inline long RetryEintr(uint32_t kind, uint64_t request, Call call) {
 }
 
 long Ioctl(int fd, unsigned long request, void* arg);
+// fcntl(F_DUPFD_CLOEXEC): a CLOEXEC duplicate | -errno.
+long DuplicateCloexec(int fd);
 long IoctlValue(int fd, unsigned long request, unsigned long value);
 
 }  // namespace kvs

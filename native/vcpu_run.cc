@@ -324,7 +324,7 @@ napi_value RunVcpu(napi_env env, napi_callback_info info) {
   }
   bool fp_canary = false;
   napi_get_value_bool(env, call.arg(3), &fp_canary);
-  long duplicate = RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(fd, F_DUPFD_CLOEXEC, 0)); });
+  long duplicate = DuplicateCloexec(fd);
   if (duplicate < 0) {
     mapping->Unpin();
     return call.Number(duplicate);

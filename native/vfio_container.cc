@@ -31,12 +31,6 @@ napi_value SetIommu(napi_env env, napi_callback_info info) {
   return call.Number(IoctlValue(fd, VFIO_SET_IOMMU, type));
 }
 
-void SetProperty(napi_env env, napi_value object, const char* name, double value) {
-  napi_value number;
-  napi_create_double(env, value, &number);
-  napi_set_named_property(env, object, name, number);
-}
-
 // spaprTceGetInfo(fd) -> { flags, dma32WindowStart, dma32WindowSize, pageSizes, maxDynamicWindows, levels } | -errno
 napi_value SpaprTceGetInfo(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "spaprTceGetInfo");
@@ -48,14 +42,12 @@ napi_value SpaprTceGetInfo(napi_env env, napi_callback_info info) {
   if (result < 0) return call.Number(result);
   napi_value object;
   napi_create_object(env, &object);
-  SetProperty(env, object, "flags", tce_info.flags);
-  SetProperty(env, object, "dma32WindowStart", tce_info.dma32_window_start);
-  SetProperty(env, object, "dma32WindowSize", tce_info.dma32_window_size);
-  napi_value page_sizes;
-  napi_create_bigint_uint64(env, tce_info.ddw.pgsizes, &page_sizes);
-  napi_set_named_property(env, object, "pageSizes", page_sizes);
-  SetProperty(env, object, "maxDynamicWindows", tce_info.ddw.max_dynamic_windows_supported);
-  SetProperty(env, object, "levels", tce_info.ddw.levels);
+  call.SetNumber(object, "flags", tce_info.flags);
+  call.SetNumber(object, "dma32WindowStart", tce_info.dma32_window_start);
+  call.SetNumber(object, "dma32WindowSize", tce_info.dma32_window_size);
+  call.SetBigInt(object, "pageSizes", tce_info.ddw.pgsizes);
+  call.SetNumber(object, "maxDynamicWindows", tce_info.ddw.max_dynamic_windows_supported);
+  call.SetNumber(object, "levels", tce_info.ddw.levels);
   return object;
 }
 

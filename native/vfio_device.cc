@@ -11,18 +11,6 @@
 namespace kvs {
 namespace {
 
-void SetNumber(napi_env env, napi_value object, const char* name, double value) {
-  napi_value number;
-  napi_create_double(env, value, &number);
-  napi_set_named_property(env, object, name, number);
-}
-
-void SetBigInt(napi_env env, napi_value object, const char* name, uint64_t value) {
-  napi_value number;
-  napi_create_bigint_uint64(env, value, &number);
-  napi_set_named_property(env, object, name, number);
-}
-
 // getInfo(fd) -> { flags, numRegions, numIrqs } | -errno
 napi_value GetInfo(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "vfioDeviceGetInfo");
@@ -34,9 +22,9 @@ napi_value GetInfo(napi_env env, napi_callback_info info) {
   if (result < 0) return call.Number(result);
   napi_value object;
   napi_create_object(env, &object);
-  SetNumber(env, object, "flags", device_info.flags);
-  SetNumber(env, object, "numRegions", device_info.num_regions);
-  SetNumber(env, object, "numIrqs", device_info.num_irqs);
+  call.SetNumber(object, "flags", device_info.flags);
+  call.SetNumber(object, "numRegions", device_info.num_regions);
+  call.SetNumber(object, "numIrqs", device_info.num_irqs);
   return object;
 }
 
@@ -51,9 +39,9 @@ napi_value GetRegionInfo(napi_env env, napi_callback_info info) {
   if (result < 0) return call.Number(result);
   napi_value object;
   napi_create_object(env, &object);
-  SetNumber(env, object, "flags", region.flags);
-  SetBigInt(env, object, "size", region.size);
-  SetBigInt(env, object, "offset", region.offset);
+  call.SetNumber(object, "flags", region.flags);
+  call.SetBigInt(object, "size", region.size);
+  call.SetBigInt(object, "offset", region.offset);
   return object;
 }
 

@@ -45,7 +45,7 @@ napi_value GroupSetContainerAsync(napi_env env, napi_callback_info info) {
   if (group_fd < 0) return nullptr;
   int container_fd = call.OwnedFd(1);
   if (container_fd < 0) return nullptr;
-  long container_copy = RetryEintr(kDup, 0, [&] { return static_cast<long>(fcntl(container_fd, F_DUPFD_CLOEXEC, 0)); });
+  long container_copy = DuplicateCloexec(container_fd);
   return QueueAsync(call, "vfioGroupSetContainer", group_fd, nullptr, [container_copy](int work_fd) {
     if (container_copy < 0) return AsyncResult{container_copy};
     long result = SetContainer(work_fd, static_cast<int>(container_copy));

@@ -6,17 +6,8 @@ import { Kvm, KvmVfioError, findHint, hintRows, resourceStats } from '../dist/in
 import { syscallError } from '../dist/errors.js';
 import { native } from '../dist/native.js';
 import { errnoContract } from './fixtures/kernel-abi.js';
-import { openFds } from './helpers.js';
+import { caught, openFds } from './helpers.js';
 
-function caught(fn: () => unknown): KvmVfioError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KvmVfioError);
-    return error as KvmVfioError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('hint table', () => {
   it.each(errnoContract)('%s %s %s has a hint written for that call', (request, qualifier, code) => {

@@ -1,4 +1,17 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { expect } from 'vitest';
+import { KvmVfioError } from '../dist/index.js';
+
+/** Runs `fn`, expects it to throw a KvmVfioError and returns it. */
+export function caught(fn: () => unknown): KvmVfioError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(KvmVfioError);
+    return error as KvmVfioError;
+  }
+  throw new Error('expected a throw');
+}
 
 function stillOpen(fd: string): boolean {
   try {

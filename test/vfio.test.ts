@@ -1,17 +1,9 @@
 // VFIO objects and guest memory on this machine: real ENOENT failures with hints, argument
 // validation before any syscall, and guest memory (an mmap that works on any Linux).
 import { describe, expect, it } from 'vitest';
-import { GuestMemory, KvmVfioError, VfioContainer, VfioGroup, attachIommuGroup, pageSize, traceSyscalls } from '../dist/index.js';
+import { GuestMemory, VfioContainer, VfioGroup, attachIommuGroup, pageSize, traceSyscalls } from '../dist/index.js';
+import { caught } from './helpers.js';
 
-function caught(fn: () => unknown): KvmVfioError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KvmVfioError);
-    return error as KvmVfioError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('VFIO on a machine without VFIO', () => {
   it('VfioContainer.open gives ENOENT with a hint about the vfio modules', () => {

@@ -1,6 +1,5 @@
 #include "async_work.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "syscall.h"

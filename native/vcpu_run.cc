@@ -4,7 +4,6 @@
 // loop ends when JavaScript says stop, when stop() is called (immediate_exit plus a signal that
 // interrupts KVM_RUN), or when KVM_RUN fails. The thread owns a duplicate of the vCPU fd and pins
 // the kvm_run mapping, so closing the Vcpu mid-run never lets it act on a recycled fd.
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>

@@ -1,5 +1,4 @@
 // /dev/vfio/N: status, container attach/detach, device fds (drivers/vfio/group.c).
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>

@@ -74,7 +74,8 @@ function runPrebuildify(name, target, stage) {
     `--out=${root}`,
     `--cwd=${stage}`,
   ];
-  const env = { ...process.env, ...target.env, npm_config_nodedir: nodeHeadersDir() };
+  // JOBS: node-gyp runs make with one job per CPU.
+  const env = { JOBS: 'max', ...process.env, ...target.env, npm_config_nodedir: nodeHeadersDir() };
   const logPath = join(stage, 'build.log');
   const log = openSync(logPath, 'w');
   const result = spawnSync(process.execPath, args, { cwd: stage, env, stdio: ['ignore', log, log] });

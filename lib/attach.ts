@@ -39,20 +39,30 @@ export interface AttachOptions {
 
 /** The steps of attachIommuGroup, as named in errors (`error.step`). */
 export const AttachStep = {
+  /** Checking KVM_CAP_SPAPR_TCE_VFIO, the TCE table capabilities and KVM_CAP_DEVICE_CTRL on the VM fd. */
   CAPABILITIES: 'capabilities',
+  /** Creating (or reusing) the VM's KVM-VFIO device and checking it has SET_SPAPR_TCE. */
   KVM_VFIO_DEVICE: 'kvm-vfio device',
+  /** Opening the VFIO group and checking that it is viable. */
   GROUP: 'group',
+  /** Giving the group a container and setting the container's IOMMU type. */
   CONTAINER: 'container',
+  /** Registering guest memory with the v2 container. */
   MEMORY: 'memory registration',
+  /** Creating the v2 DMA window, or making the v1 default window exist. */
   DMA_WINDOW: 'DMA window',
+  /** Creating the in-kernel TCE table for the LIOBN. */
   TCE_TABLE: 'TCE table',
+  /** Adding the group to the KVM-VFIO device. */
   ADD_GROUP: 'add group',
+  /** KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE: linking the group to the table. */
   LINK: 'link',
 } as const;
 export type AttachStep = (typeof AttachStep)[keyof typeof AttachStep];
 
 /** How a linkage was made. */
 export interface LinkageFlags {
+  /** The container's sPAPR IOMMU version. */
   iommu: 'v2' | 'v1';
   /** Guest memory is registered with the container (in-kernel H_PUT_TCE can map it). */
   memoryRegistered: boolean;
@@ -63,15 +73,26 @@ export interface LinkageFlags {
 /**
  * A VFIO group linked to a LIOBN. close() (or dispose) undoes, in reverse order, everything
  * attachIommuGroup did that no other linkage still needs.
+ *
+ * @example
+ * const linkage = attachIommuGroup(vm, { group: 1, liobn: 0x80000000n, windowSize: 1n << 30n, memory });
+ * console.log(linkage.group.target, linkage.window.startAddr, linkage.flags.memoryRegistered);
+ * linkage.close(); // throws ERR_KVM_DETACH if a teardown step failed (the others are still undone)
  */
 export class Linkage implements Disposable {
+  /** The logical IO bus number the guest uses for this device's DMA. */
   readonly liobn: bigint;
+  /** The linked VFIO group (opened by the attach, or the caller's). */
   readonly group: VfioGroup;
+  /** The group's container (new or existing). */
   readonly container: VfioContainer;
+  /** The VM's KVM-VFIO device the group was added to. */
   readonly device: KvmVfioDevice;
+  /** The in-kernel TCE table of the LIOBN: read it to see what the guest mapped. */
   readonly table: SpaprTceTable;
   /** The container's DMA window that covers the LIOBN's window. */
   readonly window: DmaWindow;
+  /** How the linkage was made. */
   readonly flags: LinkageFlags;
   #releases: Release[] | undefined;
 
@@ -87,6 +108,7 @@ export class Linkage implements Disposable {
     this.#releases = releases;
   }
 
+  /** True once close() was called. */
   get closed(): boolean {
     return this.#releases === undefined;
   }
@@ -106,6 +128,7 @@ export class Linkage implements Disposable {
     }
   }
 
+  /** close() for `using`, except that it never throws (teardown failures are dropped). */
   [Symbol.dispose](): void {
     try {
       this.close();

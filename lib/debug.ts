@@ -4,6 +4,7 @@ import { native } from './native.js';
 
 /** One recorded syscall: 'ioctl' with its request name, or 'open', 'close', 'mmap', 'munmap', 'dup'. */
 export interface SyscallRecord {
+  /** The syscall. */
   syscall: 'ioctl' | 'open' | 'close' | 'mmap' | 'munmap' | 'dup';
   /** For ioctls: the request name ('KVM_SET_DEVICE_ATTR'), or its number in hex when unknown. */
   request?: string;
@@ -33,7 +34,14 @@ function decode(entries: number[]): SyscallRecord[] {
  * @example
  * const { syscalls } = traceSyscalls(() => attachIommuGroup(vm, options));
  */
-export function traceSyscalls<T>(fn: () => T): { result?: T; error?: unknown; syscalls: SyscallRecord[] } {
+export function traceSyscalls<T>(fn: () => T): {
+  /** What `fn` returned (absent when it threw). */
+  result?: T;
+  /** What `fn` threw (absent when it returned). */
+  error?: unknown;
+  /** The syscalls issued while `fn` ran, in order. */
+  syscalls: SyscallRecord[];
+} {
   native.takeSyscallTrace();
   native.setSyscallTrace(true);
   try {

@@ -10,10 +10,14 @@ const ENXIO = 6;
 
 /** A payload the kernel reads through kvm_device_attr.addr; the library owns its buffer. */
 export type AttrPayload =
-  /** A u64 value. */
-  | { readonly u64: bigint | number }
-  /** An s32 fd: another library object's fd, or a number the caller owns. */
-  | { readonly fd: FdObject | number };
+  | {
+      /** A u64 value. */
+      readonly u64: bigint | number;
+    }
+  | {
+      /** An s32 fd: another library object's fd, or a number the caller owns. */
+      readonly fd: FdObject | number;
+    };
 
 /** What setAttr writes: a u64 (bigint), a typed payload, or nothing (addr = 0). */
 export type AttrValue = bigint | AttrPayload | undefined;
@@ -33,6 +37,7 @@ export class KvmDevice extends FdObject {
   /** The KVM_DEV_TYPE_* of this device. */
   readonly type: number;
 
+  /** @internal Devices are made by Vm.createDevice and Vm.createVfioDevice. */
   protected constructor(token: typeof CONSTRUCTING, fd: number, vm: Vm, type: number, target?: string) {
     super(token, fd, target ?? `${deviceKinds.get(type) ?? `kvm type ${type}`} device`);
     this.vm = vm;

@@ -26,7 +26,8 @@ export interface KvmVfioErrorFields {
 }
 
 /**
- * Every failure of a kernel call made by this library, and every call on a closed object.
+ * Every failure of a kernel call made by this library, and every call on a closed object. Its
+ * fields are shaped like Node's own system errors, plus `request`, `target`, `hint`, `source` and `step`.
  *
  * @example
  * try { device.addGroup(group) } catch (error) {
@@ -42,13 +43,21 @@ export class KvmVfioError extends Error {
    */
   static stackFrames: number | undefined = undefined;
 
+  /** The errno name ('EINVAL'), or an 'ERR_KVM_*' / 'ERR_VFIO_*' code for failures the library decides itself (e.g. 'ERR_KVM_CLOSED'). */
   declare readonly code: string;
+  /** The errno as a negative number, as in Node's own system errors (`util.getSystemErrorName(error.errno)`); undefined when no syscall failed. */
   declare readonly errno: number | undefined;
+  /** The failed syscall: 'ioctl', 'open', 'mmap', 'pread', 'pwrite'. */
   declare readonly syscall: string | undefined;
+  /** The request: an ioctl name such as 'KVM_SET_DEVICE_ATTR', or the syscall name. */
   declare readonly request: string | undefined;
+  /** The object the call was made on, e.g. 'vm', 'kvm-vfio device', 'vfio group 2'. */
   declare readonly target: Target | undefined;
+  /** What this errno means for this call (from the hint table), or why the library refused the call. */
   declare readonly hint: string;
+  /** The kernel source that returns this errno for this call, when known, e.g. 'virt/kvm/vfio.c (kvm_vfio_file_set_spapr_tce)'. */
   declare readonly source: string | undefined;
+  /** For {@link attachIommuGroup}: the {@link AttachStep} that failed (everything before it was rolled back). */
   declare readonly step: string | undefined;
 
   constructor(message: string, fields: KvmVfioErrorFields, options?: { cause?: unknown }) {

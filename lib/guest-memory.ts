@@ -54,6 +54,7 @@ export class GuestMemory implements Disposable {
     return this.regionFor('buffer').buffer;
   }
 
+  /** True once close() was called. */
   get closed(): boolean {
     return this.#region === undefined;
   }
@@ -92,6 +93,7 @@ export class GuestMemory implements Disposable {
     native.unmapMapping(region.handle, region.buffer);
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -44,6 +44,7 @@ export abstract class FdObject implements Disposable {
     readFd = (object, method) => object.fdFor(method);
   }
 
+  /** @internal Only the library's open()/create*() functions construct objects. */
   protected constructor(token: typeof CONSTRUCTING, fd: number, target: Target) {
     if (token !== CONSTRUCTING) throw new TypeError(`${new.target.name} objects are created by the library's open/create functions`);
     this.#fd = fd;
@@ -106,7 +107,19 @@ export function fdOf(object: FdObject, method: string): number {
   return readFd(object, method);
 }
 
-/** How many fds the library owns now, and how many leaked objects the finalizer closed. */
-export function resourceStats(): { ownedFds: number; closedByFinalizer: number } {
+/**
+ * How many fds the library owns now, and how many leaked objects the finalizer closed.
+ *
+ * @example
+ * const before = resourceStats().ownedFds;
+ * runOneGuest();
+ * assert.equal(resourceStats().ownedFds, before); // every fd was closed
+ */
+export function resourceStats(): {
+  /** Fds the library owns and has not closed yet. */
+  ownedFds: number;
+  /** Objects garbage-collected without close() whose fd the finalizer closed. */
+  closedByFinalizer: number;
+} {
   return { ownedFds: native.ownedFdCount(), closedByFinalizer: leakStats.closedByFinalizer };
 }

@@ -136,6 +136,7 @@ export interface NativeRunResult {
 }
 
 const ADDON_FILE = 'kvm_vfio_spapr.node';
+/** The environment variable that names the addon file to load instead of the package's own. */
 export const ADDON_OVERRIDE_ENV = 'KVM_VFIO_SPAPR_ADDON';
 
 function packageRoot(): string {
@@ -150,6 +151,11 @@ function prebuildCandidates(root: string): string[] {
   return files.length > 0 ? files.map((name) => join(dir, name)) : [join(dir, '*.node')];
 }
 
+/**
+ * The addon files the loader tries, in order: the override ({@link ADDON_OVERRIDE_ENV}) alone when
+ * set; otherwise every `*.node` in prebuilds/<platform>-<arch>/ (e.g. prebuilds/linux-ppc64/ on
+ * ppc64le), then build/Release and build/Debug.
+ */
 export function addonCandidates(): string[] {
   const override = process.env[ADDON_OVERRIDE_ENV];
   if (override) return [resolve(override)];

@@ -9,15 +9,21 @@ import type { Vm } from './vm.js';
 
 /** The sPAPR TCE hypercalls (PAPR numbers). */
 export const TceHypercall = {
+  /** Read one TCE. */
   H_GET_TCE: 0x1c,
+  /** Write one TCE: map or unmap one IOMMU page. */
   H_PUT_TCE: 0x20,
+  /** Write up to 512 TCEs from a list in guest memory. */
   H_PUT_TCE_INDIRECT: 0x104,
+  /** Write one TCE value to a range of entries (usually to clear them). */
   H_STUFF_TCE: 0x138,
 } as const;
 
 /** Who answers a TCE hypercall on this kernel. */
 export interface HypercallSupport {
+  /** The hypercall's PAPR name. */
   name: keyof typeof TceHypercall;
+  /** The hypercall's PAPR number. */
   number: number;
   /** True when the kernel can handle it itself for LIOBNs that have an in-kernel table. */
   inKernel: boolean;
@@ -27,31 +33,90 @@ export interface HypercallSupport {
 
 /** One IOMMU group as sysfs and /dev/vfio show it. */
 export interface ProbeGroup {
+  /** The IOMMU group number (/sys/kernel/iommu_groups/N). */
   number: number;
   /** /dev/vfio/N exists (a device of the group is bound to vfio-pci). */
   devNode: boolean;
+  /** The group's devices and the drivers they are bound to. */
   devices: IommuGroupDevice[];
   /** No device is bound to a driver other than vfio-pci. */
   viable: boolean;
 }
 
+/** What {@link probe} found. Optional parts are absent when an earlier step failed (e.g. no /dev/kvm). */
 export interface ProbeReport {
-  kvm: { path: string; open: boolean; apiVersion?: number; error?: string };
+  /** /dev/kvm. */
+  kvm: {
+    /** The path probed. */
+    path: string;
+    /** It opened and speaks KVM API 12. */
+    open: boolean;
+    /** KVM_GET_API_VERSION, when open. */
+    apiVersion?: number;
+    /** Why it could not be used. */
+    error?: string;
+  };
   /** KVM_CHECK_EXTENSION on /dev/kvm and on a VM fd, by KVM_CAP_* name. */
-  capabilities?: { system: Record<string, number>; vm: Record<string, number>; vmError?: string };
-  kvmVfio?: { device: boolean; setSpaprTce: boolean; error?: string };
+  capabilities?: {
+    /** Answers of the /dev/kvm fd. */
+    system: Record<string, number>;
+    /** Answers of a scratch VM's fd (on POWER these reflect the VM's HV or PR flavour). */
+    vm: Record<string, number>;
+    /** Why KVM_CREATE_VM failed, when it did. */
+    vmError?: string;
+  };
+  /** The scratch VM's KVM-VFIO device. */
+  kvmVfio?: {
+    /** The device could be created. */
+    device: boolean;
+    /** It has the KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE attribute. */
+    setSpaprTce: boolean;
+    /** Why it could not be created. */
+    error?: string;
+  };
+  /** Which TCE hypercalls the kernel handles itself. */
   hypercalls?: HypercallSupport[];
+  /** VFIO: the container device and the IOMMU groups. */
   vfio: {
-    container: { path: string; open: boolean; spaprTce?: boolean; spaprTceV2?: boolean; error?: string };
+    /** /dev/vfio/vfio. */
+    container: {
+      /** The path probed. */
+      path: string;
+      /** It opened. */
+      open: boolean;
+      /** It offers the sPAPR TCE v1 IOMMU. */
+      spaprTce?: boolean;
+      /** It offers the sPAPR TCE v2 IOMMU (needed for in-kernel H_PUT_TCE). */
+      spaprTceV2?: boolean;
+      /** Why it could not be used. */
+      error?: string;
+    };
+    /** Every IOMMU group in sysfs. */
     groups: ProbeGroup[];
   };
   /** RLIMIT_MEMLOCK of this process, in bytes ('unlimited' when unlimited). */
-  memlock?: { soft: bigint | 'unlimited'; hard: bigint | 'unlimited' };
-  verdict: { available: boolean; reasons: string[]; warnings: string[] };
+  memlock?: {
+    /** The soft limit. */
+    soft: bigint | 'unlimited';
+    /** The hard limit. */
+    hard: bigint | 'unlimited';
+  };
+  /** The conclusion; {@link verdictLine} prints it as one line. */
+  verdict: {
+    /** In-kernel TCE acceleration can be used on this host. */
+    available: boolean;
+    /** Why it cannot (empty when available). */
+    reasons: string[];
+    /** What works but deserves attention (e.g. no viable group, a low RLIMIT_MEMLOCK). */
+    warnings: string[];
+  };
 }
 
+/** Options for {@link probe}: where to look (tests point these elsewhere). */
 export interface ProbeOptions {
+  /** The KVM device. Default '/dev/kvm'. */
   kvmPath?: string;
+  /** The VFIO container device. Default '/dev/vfio/vfio'. */
   vfioPath?: string;
   /** Where sysfs is mounted (tests). */
   sysfs?: string;
@@ -197,7 +262,13 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
 
 /**
  * Probes /dev/kvm, a scratch VM, its KVM-VFIO device, /dev/vfio and the IOMMU groups, and says
- * whether in-kernel TCE acceleration is available here, and if not, why.
+ * whether in-kernel TCE acceleration is available here, and if not, why. `npx kvm-vfio-spapr doctor`
+ * prints this report.
+ *
+ * @example
+ * const report = probe();
+ * console.log(verdictLine(report)); // 'in-kernel TCE acceleration: available'
+ * for (const warning of report.verdict.warnings) console.warn(warning);
  */
 export function probe(options: ProbeOptions = {}): ProbeReport {
   const kvmPath = options.kvmPath ?? '/dev/kvm';

@@ -22,10 +22,17 @@ export interface SpaprTceTableOptions {
 /**
  * An in-kernel TCE table. Its TCEs (u64, host byte order) are read through a read-only mmap of
  * exactly the table's page-rounded size, created on first read.
+ *
+ * @example
+ * using table = vm.createSpaprTceTable({ liobn: 0x80000000n, pageShift: 16, size: 1n << 14n });
+ * const tce = table.readIoba(0x10000n); // what the guest's H_PUT_TCE wrote for that bus address
  */
 export class SpaprTceTable extends FdObject {
+  /** The VM the table belongs to (kept alive by the table). */
   readonly vm: Vm;
+  /** The logical IO bus number the guest passes to H_PUT_TCE. */
   readonly liobn: bigint;
+  /** IOMMU page shift of the table's entries (12 = 4 KiB ... 34). */
   readonly pageShift: number;
   /** First IOMMU page of the window. */
   readonly offset: bigint;

@@ -17,11 +17,13 @@ const VFIO_DMA_MAP_FLAG_WRITE = 2;
 export interface SpaprInfo {
   /** The default 32-bit DMA window. */
   dma32WindowStart: bigint;
+  /** Its size in bytes. */
   dma32WindowSize: bigint;
   /** Dynamic DMA windows (v2 containers on platforms with DDW). */
   ddw?: {
     /** IOMMU page shifts the platform supports, e.g. [12, 16, 24]. */
     pageShifts: number[];
+    /** How many dynamic windows a container may create. */
     maxDynamicWindows: number;
     /** The most TCE table levels a window may have. */
     levels: number;
@@ -30,9 +32,13 @@ export interface SpaprInfo {
 
 /** A DMA window this container created (v2). */
 export interface DmaWindow {
+  /** The window's first bus address (IOVA), chosen by the platform. */
   readonly startAddr: bigint;
+  /** Its size in bytes. */
   readonly windowSize: bigint;
+  /** Its IOMMU page shift. */
   readonly pageShift: number;
+  /** Levels of its TCE table. */
   readonly levels: number;
 }
 
@@ -48,6 +54,7 @@ export interface CreateWindowOptions {
 
 /** Options for {@link VfioContainer.mapDma}. */
 export interface MapDmaOptions {
+  /** The guest memory to map. */
   memory: GuestMemory;
   /** Offset into the memory, in bytes (default 0). */
   offset?: bigint;
@@ -55,8 +62,9 @@ export interface MapDmaOptions {
   iova: bigint;
   /** Bytes to map (default: the rest of the memory from offset). */
   size?: bigint;
-  /** Device may read / write (both default true). */
+  /** The device may read the memory (default true). */
   read?: boolean;
+  /** The device may write the memory (default true). */
   write?: boolean;
 }
 

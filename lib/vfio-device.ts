@@ -7,12 +7,42 @@ import { checkBigU64, checkInteger, invalidArgValue } from './validate.js';
 import type { VfioGroup } from './vfio-group.js';
 
 /** VFIO_PCI_*_REGION_INDEX: BAR0..BAR5 are 0..5, the ROM 6, PCI config space 7. */
-export const PciRegion = { BAR0: 0, BAR1: 1, BAR2: 2, BAR3: 3, BAR4: 4, BAR5: 5, ROM: 6, CONFIG: 7, VGA: 8 } as const;
+export const PciRegion = {
+  /** BAR 0. */
+  BAR0: 0,
+  /** BAR 1. */
+  BAR1: 1,
+  /** BAR 2. */
+  BAR2: 2,
+  /** BAR 3. */
+  BAR3: 3,
+  /** BAR 4. */
+  BAR4: 4,
+  /** BAR 5. */
+  BAR5: 5,
+  /** The expansion ROM. */
+  ROM: 6,
+  /** PCI config space. */
+  CONFIG: 7,
+  /** Legacy VGA ranges (VGA devices only). */
+  VGA: 8,
+} as const;
 
 /** VFIO_REGION_INFO_FLAG_* */
-export const RegionFlag = { READ: 1, WRITE: 2, MMAP: 4, CAPS: 8 } as const;
+export const RegionFlag = {
+  /** The region can be read. */
+  READ: 1,
+  /** The region can be written. */
+  WRITE: 2,
+  /** The region can be mmapped ({@link VfioDevice.mapRegion}). */
+  MMAP: 4,
+  /** The region info has a capability chain. */
+  CAPS: 8,
+} as const;
 
+/** What VFIO_DEVICE_GET_REGION_INFO reports for one region. */
 export interface VfioRegionInfo {
+  /** {@link RegionFlag} bits. */
   flags: number;
   /** Region size in bytes. */
   size: bigint;
@@ -23,6 +53,7 @@ export interface VfioRegionInfo {
 /** An mmap of a device region (a BAR), read and written through `buffer`. */
 export class RegionMapping implements Disposable {
   #region: MappedRegion | undefined;
+  /** The mapping's size in bytes (the region's size). */
   readonly size: bigint;
 
   /** @internal */
@@ -37,6 +68,7 @@ export class RegionMapping implements Disposable {
     return this.#region.buffer;
   }
 
+  /** Unmaps the region and detaches `buffer`. Idempotent. */
   close(): void {
     const region = this.#region;
     if (!region) return;
@@ -44,6 +76,7 @@ export class RegionMapping implements Disposable {
     native.unmapMapping(region.handle, region.buffer);
   }
 
+  /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -59,6 +92,7 @@ const WIDTHS = new Set([1, 2, 4, 8]);
  * const vendor = device.readConfig(0, 2);
  */
 export class VfioDevice extends FdObject {
+  /** The group the device was opened from (kept alive by the device). */
   readonly group: VfioGroup;
   /** The sysfs name, e.g. '0002:00:00.0'. */
   readonly name: string;
@@ -76,7 +110,14 @@ export class VfioDevice extends FdObject {
   }
 
   /** VFIO_DEVICE_GET_INFO. */
-  info(): { flags: number; numRegions: number; numIrqs: number } {
+  info(): {
+    /** VFIO_DEVICE_FLAGS_* (e.g. PCI = 2, RESET = 1). */
+    flags: number;
+    /** How many regions the device has ({@link PciRegion} indexes for PCI). */
+    numRegions: number;
+    /** How many interrupt index types it has. */
+    numIrqs: number;
+  } {
     const result = native.vfioDeviceGetInfo(this.fdFor('info'));
     if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_GET_INFO', target: this.target });
     return result;

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Cross-builds the addon for ppc64le (process.arch 'ppc64') into prebuilds/linux-ppc64/, with
-# Debian's powerpc64le-linux-gnu toolchain and the ppc64el uapi headers, which give the powerpc
-# ioctl encoding. Installs the cross compiler from Debian when it is missing (needs root).
-# The host build in build/ is left alone: the cross build runs in .cache/ppc64-build/.
+# Cross-builds the addon for ppc64le (process.arch 'ppc64') into prebuilds/linux-ppc64/kvm-vfio-spapr.node,
+# with Debian's powerpc64le-linux-gnu toolchain and the ppc64el uapi headers, which give the powerpc
+# ioctl encoding. Installs the cross compiler from Debian when it is missing (needs root; exit 3 when
+# it cannot), then runs prebuildify through scripts/prebuild.mjs (staged in .cache/prebuild/linux-ppc64/,
+# so the host build in build/ is left alone).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work="$root/.cache/ppc64-build"
-out="$root/prebuilds/linux-ppc64"
 cross_packages=(g++-powerpc64le-linux-gnu libc6-dev-ppc64el-cross linux-libc-dev-ppc64el-cross)
 
 ensure_cross_compiler() {
@@ -23,28 +22,5 @@ ensure_cross_compiler() {
   } || { echo "build-ppc64: could not install ${cross_packages[*]} (see apt's output above)" >&2; exit 3; }
 }
 
-stage_sources() {
-  mkdir -p "$work"
-  rm -rf "$work/native"
-  cp -r "$root/native" "$root/binding.gyp" "$work/"
-  ln -sfn "$root/node_modules" "$work/node_modules"
-}
-
-cross_build() {
-  local nodedir
-  nodedir=$(node -e "import('$root/scripts/node-toolchain.mjs').then(m => console.log(m.nodeHeadersDir()))")
-  (cd "$work" && CC=powerpc64le-linux-gnu-gcc CXX=powerpc64le-linux-gnu-g++ LINK=powerpc64le-linux-gnu-g++ \
-    AR=powerpc64le-linux-gnu-ar CC_host=gcc CXX_host=g++ \
-    node "$root/node_modules/node-gyp/bin/node-gyp.js" rebuild --arch=ppc64 --nodedir="$nodedir" >build.log 2>&1) || {
-    tail -30 "$work/build.log" >&2
-    echo "build-ppc64: the cross build failed (full log: $work/build.log)" >&2
-    exit 1
-  }
-  mkdir -p "$out"
-  cp "$work/build/Release/kvm_vfio_spapr.node" "$out/kvm-vfio-spapr.node"
-}
-
 ensure_cross_compiler
-stage_sources
-cross_build
-file "$out/kvm-vfio-spapr.node" 2>/dev/null || ls -l "$out/kvm-vfio-spapr.node"
+exec node "$root/scripts/prebuild.mjs" linux-ppc64

@@ -1,17 +1,21 @@
 #!/usr/bin/env node
-// npm test: the host suite (vitest, real syscalls on this machine), then the POWER suite inside the
-// emulated POWER host (node:test on a real ppc64le kernel), provisioning what is missing. A suite
-// that cannot run here (not root, no package access) prints why and counts as skipped, never as
-// passed. Ends with one line "N passed, N failed" over every suite, also written to
+// npm test: tsc; the API docs (TypeDoc validation: every export documented); packaging (both
+// prebuilds, then `npm pack` into .cache/pack/); the host suite (vitest, real syscalls on this machine,
+// and the packed tarball installed without a compiler); then the POWER suite inside the emulated POWER
+// host (node:test on a real ppc64le kernel, also running the unpacked tarball), provisioning what is
+// missing. A suite that cannot run here (not root, no package access) prints why and counts as
+// skipped, never as passed. Ends with one line "N passed, N failed" over every suite, also written to
 // .cache/test-results/summary.json for .ci/run.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const resultsDir = join(root, '.cache', 'test-results');
+const packDir = join(root, '.cache', 'pack');
 const CANNOT_PROVISION = 77;
+const NO_CROSS_COMPILER = 3;
 
 /** Runs a command, streaming its output; returns its exit status and elapsed seconds. */
 function run(command, args, options = {}) {
@@ -28,6 +32,33 @@ function buildTypeScript() {
   banner('build: tsc (library and examples)');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   return ['tsconfig.json', 'tsconfig.examples.json'].every((project) => run(process.execPath, [tsc, '-p', project]).status === 0);
+}
+
+function docsSuite() {
+  banner('docs: TypeDoc into docs/api/ (fails on an undocumented export)');
+  const { status, seconds } = run(process.execPath, [join(root, 'node_modules', 'typedoc', 'bin', 'typedoc')]);
+  return { name: 'docs', passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0, seconds, ...(status === 0 ? {} : { note: 'npm run docs failed' }) };
+}
+
+/** Both prebuilds and the tarball the host and POWER suites install. `ppc64` says whether the POWER suite can run. */
+function packageStep() {
+  banner('package: prebuilds (linux-x64, cross-built linux-ppc64), then npm pack into .cache/pack/');
+  const started = Date.now();
+  const step = (fields) => ({ name: 'package', passed: 0, failed: 0, skipped: 0, seconds: (Date.now() - started) / 1000, ...fields });
+  if (run(process.execPath, [join(root, 'scripts', 'prebuild.mjs'), 'linux-x64']).status !== 0) {
+    return { suite: step({ failed: 1, note: 'the linux-x64 prebuild failed' }), ppc64: false };
+  }
+  const cross = run('bash', [join(root, 'scripts', 'build-ppc64.sh')]);
+  if (cross.status === NO_CROSS_COMPILER || cross.status === CANNOT_PROVISION) {
+    return { suite: step({ skipped: 1, note: 'skipped: the ppc64le cross compiler cannot be installed here (see above), so nothing was packed' }), ppc64: false };
+  }
+  if (cross.status !== 0) return { suite: step({ failed: 1, note: 'the ppc64le cross build failed' }), ppc64: false };
+  rmSync(packDir, { recursive: true, force: true });
+  mkdirSync(packDir, { recursive: true });
+  if (run('npm', ['pack', '--pack-destination', packDir, '--foreground-scripts', '--loglevel=warn']).status !== 0) {
+    return { suite: step({ failed: 1, note: 'npm pack failed' }), ppc64: true };
+  }
+  return { suite: step({ note: 'prebuilds/ and .cache/pack/' }), ppc64: true };
 }
 
 function hostSuite() {
@@ -53,13 +84,6 @@ function tapCounts(text) {
 }
 
 function powerSuite() {
-  banner('POWER suite: cross-build the ppc64le addon');
-  const cross = run('bash', [join(root, 'scripts', 'build-ppc64.sh')]);
-  if (cross.status === 3 || cross.status === CANNOT_PROVISION) {
-    return { name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: cross.seconds, note: 'skipped: the ppc64le cross compiler cannot be installed here (see above)' };
-  }
-  if (cross.status !== 0) return { name: 'POWER', passed: 0, failed: 1, skipped: 0, seconds: cross.seconds, note: 'the ppc64le cross build failed' };
-
   banner('POWER suite: boot the emulated POWER host and run test/power in it');
   const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs']);
   const output = join(root, '.cache', 'power-host', 'results', 'output.log');
@@ -79,9 +103,14 @@ const suites = [];
 if (!buildTypeScript()) {
   suites.push({ name: 'build', passed: 0, failed: 1, skipped: 0, seconds: 0, note: 'tsc failed' });
 } else {
+  suites.push(docsSuite());
+  const packaging = packageStep();
+  suites.push(packaging.suite);
   suites.push(hostSuite());
   if (process.env.KVM_VFIO_SPAPR_SKIP_POWER === '1') {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: KVM_VFIO_SPAPR_SKIP_POWER=1' });
+  } else if (!packaging.ppc64) {
+    suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: no linux-ppc64 prebuild (see the package step)' });
   } else {
     suites.push(powerSuite());
   }
@@ -90,7 +119,7 @@ if (!buildTypeScript()) {
 const total = suites.reduce((sum, suite) => ({ passed: sum.passed + suite.passed, failed: sum.failed + suite.failed }), { passed: 0, failed: 0 });
 banner('summary');
 for (const suite of suites) {
-  console.log(`  ${suite.name.padEnd(6)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
+  console.log(`  ${suite.name.padEnd(7)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
 }
 writeFileSync(join(resultsDir, 'summary.json'), `${JSON.stringify({ ...total, suites }, null, 2)}\n`);
 console.log(`${total.passed} passed, ${total.failed} failed`);

@@ -459,8 +459,11 @@ export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
 
 /** One check of {@link probeLinkage}. */
 export interface LinkageCheck {
+  /** What was checked, e.g. 'KVM_CAP_SPAPR_TCE_VFIO'. */
   name: string;
+  /** Whether it passed. */
   ok: boolean;
+  /** 'ok', or what is wrong. */
   detail: string;
 }
 
@@ -472,6 +475,7 @@ export interface LinkageProbe {
   missing: string[];
   /** Things that make the link work but not accelerate, e.g. unregistered guest memory. */
   warnings: string[];
+  /** Every check made, passed or not. */
   checks: LinkageCheck[];
 }
 

@@ -1,6 +1,6 @@
-// Loads the native addon: an explicit override, then prebuilds/<platform>-<arch>/, then
-// build/Release and build/Debug. When nothing loads, one error lists every path tried.
-import { existsSync, readdirSync } from 'node:fs';
+// Loads the native addon: an explicit override, else the newer of prebuilds/<platform>-<arch>/
+// and build/Release, then build/Debug. When nothing loads, one error lists every path tried.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,15 +156,25 @@ function prebuildCandidates(root: string): string[] {
  * set; otherwise every `*.node` in prebuilds/<platform>-<arch>/ (e.g. prebuilds/linux-ppc64/ on
  * ppc64le), then build/Release and build/Debug.
  */
+function modifiedAt(path: string): number {
+  return existsSync(path) ? statSync(path).mtimeMs : -1;
+}
+
+/**
+ * Where the addon may be, in the order tried: the override alone when set; otherwise the
+ * matching prebuild and build/Release, the newer first (an installed package has only one of them,
+ * or a forced source build that is newer; a developer's fresh build beats an older prebuild),
+ * then build/Debug.
+ */
 export function addonCandidates(): string[] {
   const override = process.env[ADDON_OVERRIDE_ENV];
   if (override) return [resolve(override)];
   const root = packageRoot();
-  return [
-    ...prebuildCandidates(root),
-    join(root, 'build', 'Release', ADDON_FILE),
-    join(root, 'build', 'Debug', ADDON_FILE),
-  ];
+  const release = join(root, 'build', 'Release', ADDON_FILE);
+  const prebuilds = prebuildCandidates(root);
+  const newestPrebuild = Math.max(...prebuilds.map(modifiedAt));
+  const ordered = modifiedAt(release) > newestPrebuild ? [release, ...prebuilds] : [...prebuilds, release];
+  return [...ordered, join(root, 'build', 'Debug', ADDON_FILE)];
 }
 
 /** dlopen, as require() does for .node files, but whatever the file name (an override may be anything). */

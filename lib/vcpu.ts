@@ -11,41 +11,80 @@ import type { Vm } from './vm.js';
 
 /** KVM_EXIT_* reasons (include/uapi/linux/kvm.h). */
 export const ExitReason = {
+  /** An exit KVM could not classify. */
   UNKNOWN: 0,
+  /** A guest exception user space must handle. */
   EXCEPTION: 1,
+  /** Port I/O (x86). */
   IO: 2,
+  /** A KVM hypercall (x86). */
   HYPERCALL: 3,
+  /** A debug event. */
   DEBUG: 4,
+  /** The guest halted. */
   HLT: 5,
+  /** An access to guest-physical memory with no memslot (or a read-only one). */
   MMIO: 6,
+  /** The guest shut down (triple fault). */
   SHUTDOWN: 8,
+  /** The hardware refused to enter the guest. */
   FAIL_ENTRY: 9,
+  /** A signal interrupted KVM_RUN. */
   INTR: 10,
+  /** KVM could not run the vCPU (suberror says why). */
   INTERNAL_ERROR: 17,
+  /** An OSI hypercall (powerpc PR). */
   OSI: 18,
+  /** A PAPR hypercall (sc 1) the kernel left to user space. */
   PAPR_HCALL: 19,
+  /** An external proxy interrupt (booke). */
   EPR: 23,
+  /** A system event: shutdown, reset, crash. */
   SYSTEM_EVENT: 24,
 } as const;
 
 /** PAPR hypercall return codes (H_SUCCESS and the common failures). */
-export const HcallReturn = { H_SUCCESS: 0n, H_HARDWARE: -1n, H_FUNCTION: -2n, H_PRIVILEGE: -3n, H_PARAMETER: -4n, H_TOO_HARD: 9999n } as const;
+export const HcallReturn = {
+  /** The call succeeded. */
+  H_SUCCESS: 0n,
+  /** A hardware error. */
+  H_HARDWARE: -1n,
+  /** Not supported (the default answer for hypercalls a handler does not know). */
+  H_FUNCTION: -2n,
+  /** The caller may not make this call. */
+  H_PRIVILEGE: -3n,
+  /** A bad argument, e.g. an IO bus address outside the table. */
+  H_PARAMETER: -4n,
+  /** The kernel's internal "let user space do it"; guests never see it. */
+  H_TOO_HARD: 9999n,
+} as const;
 
 /** ONE_REG ids by name, from the target's headers (ppc64: LPCR_64, FPSCR, FPR0..FPR31, ...). */
 export const OneReg: Readonly<Record<string, bigint>> = Object.freeze({ ...native.oneRegIds });
 
 /** The ppc64 struct kvm_regs. */
 export interface PpcRegs {
+  /** The next instruction address. */
   pc: bigint;
+  /** Condition register. */
   cr: bigint;
+  /** Count register. */
   ctr: bigint;
+  /** Link register. */
   lr: bigint;
+  /** Fixed-point exception register. */
   xer: bigint;
+  /** Machine state register (e.g. 0x8000000000001001n: 64-bit, machine check on, little-endian, real mode). */
   msr: bigint;
+  /** Save/restore register 0: where an interrupt was taken. */
   srr0: bigint;
+  /** Save/restore register 1: the MSR at the interrupt. */
   srr1: bigint;
+  /** Process id. */
   pid: bigint;
+  /** SPRG0..SPRG7. */
   sprg: bigint[];
+  /** GPR0..GPR31. */
   gpr: bigint[];
 }
 
@@ -56,20 +95,27 @@ const REGS_WORDS = 49;
 
 /** A KVM_EXIT_PAPR_HCALL: the guest's `sc 1` with r3 = nr and r4..r12 = args. */
 export interface HypercallExit {
+  /** Always ExitReason.PAPR_HCALL. */
   reason: typeof ExitReason.PAPR_HCALL;
+  /** The hypercall number (r3), e.g. 0x20n for H_PUT_TCE. */
   nr: bigint;
+  /** Its nine arguments (r4..r12). */
   args: readonly bigint[];
 }
 
 /** Any other exit. */
 export interface OtherExit {
+  /** KVM_EXIT_* (see ExitReason). */
   reason: number;
+  /** For KVM_EXIT_INTERNAL_ERROR: KVM_INTERNAL_ERROR_*. */
   suberror?: number;
 }
 
 /** How a hypercall is answered: `ret` goes to r3; `args[i]`, where given, to r(4+i). */
 export interface HypercallAnswer {
+  /** The return code for r3 (HcallReturn), as a u64 or a negative bigint. */
   ret: bigint;
+  /** Values for r4.. where given (e.g. H_GET_TCE returns the TCE in r4); others keep the guest's. */
   args?: (bigint | undefined)[];
 }
 
@@ -81,6 +127,7 @@ export interface RunHandlers {
   exit?(exit: OtherExit): 'continue' | 'stop';
 }
 
+/** Options of {@link Vcpu.run}. */
 export interface RunOptions {
   /** Stop the run after this long (the vCPU is kicked out of KVM_RUN). */
   timeoutMs?: number;
@@ -150,7 +197,9 @@ function oneRegId(id: unknown): bigint {
  * const result = await vcpu.run({ hypercall: (call) => (call.nr === 0x6fffn ? 'stop' : { ret: 0n }) });
  */
 export class Vcpu extends FdObject {
+  /** The VM this vCPU belongs to (kept alive by it). */
   readonly vm: Vm;
+  /** The vCPU id given to KVM_CREATE_VCPU. */
   readonly id: number;
   #run: MappedRegion | undefined;
   #running: { stop(): void } | undefined;

@@ -1,18 +1,23 @@
 // The loader: prebuilds/<platform>-<arch>/, then build/Release, with an environment override;
 // when nothing loads, one error lists every path tried.
 import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ADDON_OVERRIDE_ENV, addonCandidates } from '../dist/index.js';
 
 const indexUrl = new URL('../dist/index.js', import.meta.url).href;
 
 describe('addon loader', () => {
-  it('looks in prebuilds/linux-<arch>/ before build/Release', () => {
+  it('tries the newer of prebuilds/linux-<arch>/ and build/Release first, then build/Debug', () => {
     const candidates = addonCandidates();
     const prebuild = candidates.findIndex((path) => path.includes(`/prebuilds/linux-${process.arch}/`));
     const release = candidates.findIndex((path) => path.endsWith('/build/Release/kvm_vfio_spapr.node'));
     expect(prebuild).toBeGreaterThanOrEqual(0);
-    expect(release).toBeGreaterThan(prebuild);
+    expect(release).toBeGreaterThanOrEqual(0);
+    const mtime = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : -1);
+    const [first, second] = prebuild < release ? [candidates[prebuild]!, candidates[release]!] : [candidates[release]!, candidates[prebuild]!];
+    expect(mtime(first)).toBeGreaterThanOrEqual(mtime(second));
+    expect(candidates.at(-1)).toMatch(/\/build\/Debug\/kvm_vfio_spapr\.node$/);
   });
 
   it('honours the override and lists what it tried when nothing loads', () => {

@@ -3,6 +3,7 @@
 // H_STUFF_TCE) for its LIOBN itself. Kernel: arch/powerpc/kvm/book3s_64_vio.c.
 import { usageError, syscallError } from './errors.js';
 import { CONSTRUCTING, FdObject } from './handle.js';
+import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
 import { checkBigU64 } from './validate.js';
 import type { Vm } from './vm.js';
@@ -92,7 +93,7 @@ export class SpaprTceTable extends FdObject {
   private view(method: string): BigUint64Array {
     const fd = this.fdFor(method);
     if (this.#entries) return this.#entries;
-    if (this.size > BigInt(2 ** 32)) throw usageError('ERR_OUT_OF_RANGE', this.target, `a table of ${this.size} TCEs is too large to map into JavaScript`);
+    if (this.size * 8n > MAX_MAPPING) throw usageError('ERR_OUT_OF_RANGE', this.target, `a table of ${this.size} TCEs is too large to map into JavaScript (${MAX_MAPPING} bytes at most)`);
     const mapping = native.mapSpaprTceTable(fd, this.size);
     if (typeof mapping === 'number') {
       throw syscallError(mapping, { syscall: 'mmap', request: 'mmap', qualifiers: ['spapr tce table'], target: this.target, args: `${this.size} TCEs` });

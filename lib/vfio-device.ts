@@ -2,6 +2,7 @@
 // Kernel: drivers/vfio/pci/vfio_pci_core.c.
 import { checkIoctl, syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject } from './handle.js';
+import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
 import { checkBigU64, checkInteger, invalidArgValue } from './validate.js';
 import type { VfioGroup } from './vfio-group.js';
@@ -130,6 +131,7 @@ export class VfioDevice extends FdObject {
     const fd = this.fdFor('mapRegion');
     const info = this.regionInfo(index);
     if ((info.flags & RegionFlag.MMAP) === 0) throw usageError('ERR_VFIO_REGION_NOT_MMAPPABLE', this.target, `region ${index} cannot be mmapped (flags 0x${info.flags.toString(16)})`);
+    if (info.size > MAX_MAPPING) throw usageError('ERR_OUT_OF_RANGE', this.target, `region ${index} (${info.size} bytes) is too large to map into JavaScript (${MAX_MAPPING} bytes at most)`);
     const result = native.vfioDeviceMapRegion(fd, info.offset, info.size);
     if (typeof result === 'number') throw syscallError(result, { syscall: 'mmap', request: 'mmap', target: this.target, args: `region ${index}` });
     return new RegionMapping(result, info.size);

@@ -3,7 +3,7 @@
 import { Cap, IommuType } from './constants.js';
 import { KvmVfioError, usageError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
-import { FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { type Release, acquireStep } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
@@ -75,8 +75,9 @@ export class Linkage implements Disposable {
   readonly flags: LinkageFlags;
   #releases: Release[] | undefined;
 
-  /** @internal */
-  constructor(parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+  /** @internal Made by attachIommuGroup. */
+  constructor(token: typeof CONSTRUCTING, parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+    requireConstructing(token, 'Linkage');
     this.liobn = parts.liobn;
     this.group = parts.group;
     this.container = parts.container;
@@ -410,6 +411,7 @@ export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
     attacher.addGroup(device, group);
     attacher.link(device, group, table);
     return new Linkage(
+      CONSTRUCTING,
       {
         liobn: plan.liobn,
         group,

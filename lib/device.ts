@@ -1,7 +1,7 @@
 // A KVM device fd (KVM_CREATE_DEVICE) and its attributes.
 import { DeviceType } from './constants.js';
 import { syscallError } from './errors.js';
-import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native } from './native.js';
 import { checkInteger, checkU32, checkU64, invalidArgType } from './validate.js';
 import type { Vm } from './vm.js';
@@ -40,8 +40,9 @@ export class KvmDevice extends FdObject {
   }
 
   /** @internal Used by Vm.createDevice. */
-  static fromOwnedFd(fd: number, vm: Vm, type: number): KvmDevice {
-    return new KvmDevice(CONSTRUCTING, fd, vm, type);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, vm: Vm, type: number): KvmDevice {
+    requireConstructing(token, 'KvmDevice');
+    return new KvmDevice(token, fd, vm, type);
   }
 
   /** @internal The hint qualifiers for a device type, e.g. ['kvm-vfio']. */

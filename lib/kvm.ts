@@ -93,7 +93,7 @@ export class Kvm extends FdObject {
     checkU32('options.type', type);
     const vmFd = native.createVm(fd, type);
     if (vmFd < 0) throw syscallError(vmFd, { syscall: 'ioctl', request: 'KVM_CREATE_VM', target: this.target, args: `type ${type}` });
-    return Vm.fromOwnedFd(vmFd, this, type);
+    return Vm.fromOwnedFd(CONSTRUCTING, vmFd, this, type);
   }
 
   /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping. */

@@ -2,7 +2,7 @@
 // While it exists, the kernel answers the guest's H_PUT_TCE / H_GET_TCE (and, when enabled,
 // H_STUFF_TCE) for its LIOBN itself. Kernel: arch/powerpc/kvm/book3s_64_vio.c.
 import { usageError, syscallError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
 import { checkBigU64 } from './validate.js';
@@ -48,8 +48,9 @@ export class SpaprTceTable extends FdObject {
   }
 
   /** @internal Used by Vm.createSpaprTceTable. */
-  static fromOwnedFd(fd: number, vm: Vm, options: Required<SpaprTceTableOptions>, legacy: boolean): SpaprTceTable {
-    return new SpaprTceTable(CONSTRUCTING, fd, vm, options, legacy);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, vm: Vm, options: Required<SpaprTceTableOptions>, legacy: boolean): SpaprTceTable {
+    requireConstructing(token, 'SpaprTceTable');
+    return new SpaprTceTable(token, fd, vm, options, legacy);
   }
 
   /** The window's first bus address in bytes (offset << pageShift). */

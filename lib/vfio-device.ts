@@ -1,7 +1,7 @@
 // A VFIO device fd: regions (PCI config space, BARs), BAR mmaps, reset.
 // Kernel: drivers/vfio/pci/vfio_pci_core.c.
 import { checkIoctl, syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
 import { checkBigU64, checkInteger, invalidArgValue } from './validate.js';
@@ -26,8 +26,9 @@ export class RegionMapping implements Disposable {
   #region: MappedRegion | undefined;
   readonly size: bigint;
 
-  /** @internal */
-  constructor(region: MappedRegion, size: bigint) {
+  /** @internal Made by VfioDevice.mapRegion. */
+  constructor(token: typeof CONSTRUCTING, region: MappedRegion, size: bigint) {
+    requireConstructing(token, 'RegionMapping');
     this.#region = region;
     this.size = size;
   }
@@ -72,8 +73,9 @@ export class VfioDevice extends FdObject {
   }
 
   /** @internal Used by VfioGroup.getDeviceFd. */
-  static fromOwnedFd(fd: number, group: VfioGroup, name: string): VfioDevice {
-    return new VfioDevice(CONSTRUCTING, fd, group, name);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, group: VfioGroup, name: string): VfioDevice {
+    requireConstructing(token, 'VfioDevice');
+    return new VfioDevice(token, fd, group, name);
   }
 
   /** VFIO_DEVICE_GET_INFO. */
@@ -134,7 +136,7 @@ export class VfioDevice extends FdObject {
     if (info.size > MAX_MAPPING) throw usageError('ERR_OUT_OF_RANGE', this.target, `region ${index} (${info.size} bytes) is too large to map into JavaScript (${MAX_MAPPING} bytes at most)`);
     const result = native.vfioDeviceMapRegion(fd, info.offset, info.size);
     if (typeof result === 'number') throw syscallError(result, { syscall: 'mmap', request: 'mmap', target: this.target, args: `region ${index}` });
-    return new RegionMapping(result, info.size);
+    return new RegionMapping(CONSTRUCTING, result, info.size);
   }
 
   /** VFIO_DEVICE_RESET. */

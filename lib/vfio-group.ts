@@ -159,7 +159,7 @@ export class VfioGroup extends FdObject {
     checkString('name', name);
     const deviceFd = native.vfioGroupGetDeviceFd(fd, name);
     checkIoctl(deviceFd, 'VFIO_GROUP_GET_DEVICE_FD', this.target, `'${name}'`);
-    return VfioDevice.fromOwnedFd(deviceFd, this, name);
+    return VfioDevice.fromOwnedFd(CONSTRUCTING, deviceFd, this, name);
   }
 
   protected override beforeClose(): void {

@@ -2,7 +2,7 @@
 import { Cap, DeviceType } from './constants.js';
 import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { Kvm } from './kvm.js';
 import { capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
@@ -34,8 +34,9 @@ export class Vm extends FdObject {
   }
 
   /** @internal Used by Kvm.createVm. */
-  static fromOwnedFd(fd: number, kvm: Kvm, type: number): Vm {
-    return new Vm(CONSTRUCTING, fd, kvm, type);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, kvm: Kvm, type: number): Vm {
+    requireConstructing(token, 'Vm');
+    return new Vm(token, fd, kvm, type);
   }
 
   /** KVM_CHECK_EXTENSION on the VM fd: on POWER the answer reflects this VM's type (HV or PR). */
@@ -70,7 +71,7 @@ export class Vm extends FdObject {
         args: `type ${type}`,
       });
     }
-    return KvmDevice.fromOwnedFd(deviceFd, this, type);
+    return KvmDevice.fromOwnedFd(CONSTRUCTING, deviceFd, this, type);
   }
 
   /** @internal checkExtension on the VM fd, asked once per VM (the answer does not change). */
@@ -109,7 +110,7 @@ export class Vm extends FdObject {
           : {}),
       });
     }
-    this.#vfioDevice = KvmVfioDevice.fromOwnedVfioFd(deviceFd, this);
+    this.#vfioDevice = KvmVfioDevice.fromOwnedVfioFd(CONSTRUCTING, deviceFd, this);
     return this.#vfioDevice;
   }
 
@@ -139,7 +140,7 @@ export class Vm extends FdObject {
           : {}),
       });
     }
-    return SpaprTceTable.fromOwnedFd(tableFd, this, request, false);
+    return SpaprTceTable.fromOwnedFd(CONSTRUCTING, tableFd, this, request, false);
   }
 
   private createLegacyTable(fd: number, request: Required<SpaprTceTableOptions>): SpaprTceTable {
@@ -151,7 +152,7 @@ export class Vm extends FdObject {
     if (tableFd < 0) {
       throw syscallError(tableFd, { syscall: 'ioctl', request: 'KVM_CREATE_SPAPR_TCE', target: this.target, args: `liobn 0x${request.liobn.toString(16)}, window 0x${windowSize.toString(16)}` });
     }
-    return SpaprTceTable.fromOwnedFd(tableFd, this, request, true);
+    return SpaprTceTable.fromOwnedFd(CONSTRUCTING, tableFd, this, request, true);
   }
 
   /**

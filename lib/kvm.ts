@@ -10,6 +10,7 @@ const capNames = new Map<number, string>(Object.entries(Cap).map(([name, value])
 
 /** 'KVM_CAP_SPAPR_TCE_VFIO' for 142, or the number for caps this library has no name for. */
 export function capabilityName(cap: number): string {
+  checkU32('cap', cap);
   return capNames.get(cap) ?? String(cap);
 }
 

@@ -4,6 +4,7 @@ import { Cap, DeviceType, IommuType } from './constants.js';
 import { KvmVfioError } from './errors.js';
 import { Kvm, capabilityName } from './kvm.js';
 import { VfioContainer } from './vfio-container.js';
+import { checkOptions, checkString, invalidArgType } from './validate.js';
 import { type IommuGroupDevice, iommuGroupDevices } from './vfio-group.js';
 import type { Vm } from './vm.js';
 
@@ -200,15 +201,17 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
  * whether in-kernel TCE acceleration is available here, and if not, why.
  */
 export function probe(options: ProbeOptions = {}): ProbeReport {
-  const kvmPath = options.kvmPath ?? '/dev/kvm';
-  const vfioPath = options.vfioPath ?? '/dev/vfio/vfio';
+  const { kvmPath = '/dev/kvm', vfioPath = '/dev/vfio/vfio', sysfs = '/sys' } = checkOptions<ProbeOptions>('options', options);
+  checkString('options.kvmPath', kvmPath);
+  checkString('options.vfioPath', vfioPath);
+  checkString('options.sysfs', sysfs);
   const report: ProbeReport = {
     kvm: { path: kvmPath, open: false },
     vfio: { container: { path: vfioPath, open: false }, groups: [] },
     verdict: { available: false, reasons: [], warnings: [] },
   };
   probeKvm(report, kvmPath);
-  probeVfio(report, vfioPath, options.sysfs ?? '/sys');
+  probeVfio(report, vfioPath, sysfs);
   const memlock = readMemlock();
   if (memlock) report.memlock = memlock;
   if (memlock && memlock.soft !== 'unlimited' && memlock.soft < 64n << 20n) {
@@ -220,6 +223,10 @@ export function probe(options: ProbeOptions = {}): ProbeReport {
 
 /** The verdict as one line: 'in-kernel TCE acceleration: available' or '... not available because ...'. */
 export function verdictLine(report: ProbeReport): string {
+  const verdict: unknown = checkOptions<ProbeReport>('report', report).verdict;
+  if (typeof verdict !== 'object' || verdict === null || !Array.isArray((verdict as ProbeReport['verdict']).reasons)) {
+    throw invalidArgType('report', 'a report from probe()', report);
+  }
   return report.verdict.available
     ? 'in-kernel TCE acceleration: available'
     : `in-kernel TCE acceleration: not available because ${report.verdict.reasons.join('; ')}`;

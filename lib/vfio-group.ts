@@ -30,6 +30,8 @@ export interface IommuGroupDevice {
 
 /** The devices of IOMMU group `group` (/sys/kernel/iommu_groups/N/devices) with their drivers. */
 export function iommuGroupDevices(group: number, sysfs = '/sys'): IommuGroupDevice[] {
+  checkInteger('group', group, 0, 0x7fff_ffff);
+  checkString('sysfs', sysfs);
   const dir = `${sysfs}/kernel/iommu_groups/${group}/devices`;
   let names: string[];
   try {

@@ -2,7 +2,7 @@
 // (v2 and v1), detach and re-attach, several groups and LIOBNs on one KVM-VFIO device, the
 // SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback.
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
@@ -193,6 +193,16 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
     const otherVm = vmScope(use);
     const foreign = use(otherVm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
     expectKvmError(() => device.setSpaprTce(group, foreign), { code: 'EINVAL' });
+  }));
+});
+
+describe('attribute payloads are buffers the library owns (native/kvm_device.cc AttrPayload)', () => {
+  it('SET_SPAPR_TCE through setAttr with a 4-byte fd payload: the kernel reads 8 bytes, the last 4 are zero (tablefd 0, not a table: EINVAL)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    const { group } = linkableGroup(use, vm, device);
+    assert.match(readlinkSync('/proc/self/fd/0'), /^(\/dev\/|pipe:|socket:)/, 'fd 0 is not a TCE table');
+    expectKvmError(() => device.setAttr(1, 3, { fd: group }), { code: 'EINVAL', request: 'KVM_SET_DEVICE_ATTR' });
   }));
 });
 

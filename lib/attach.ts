@@ -219,12 +219,14 @@ class Attacher {
     this.step = AttachStep.KVM_VFIO_DEVICE;
     // A device this attach creates is closed again when the last linkage lets it go, unless
     // groups added outside linkages still use it (the kernel lets a VM create it again after
-    // its release: virt/kvm/vfio.c kvm_vfio_release).
+    // its release: virt/kvm/vfio.c kvm_vfio_release). Groups closed while added cannot be
+    // removed any more: releasing the device is what lets the kernel drop them (WARN-free, as
+    // they were linked).
     this.releases.push(acquireStep(this.vm, 'kvm-vfio device', () => {
       if (this.vm.vfioDevice) return undefined;
       const created = this.vm.createVfioDevice();
       return () => {
-        if (!created.closed && created.groups.length === 0) created.close();
+        if (!created.closed && onlyClosedLinkedGroups(created)) created.close();
       };
     }));
     const device = this.vm.createVfioDevice();
@@ -254,7 +256,7 @@ class Attacher {
       if (group.container) return undefined;
       group.setContainer(container);
       return () => {
-        if (!group.closed) group.unsetContainer();
+        if (!group.closed && group.container === container) group.unsetContainer();
       };
     }));
     if (container.iommuType === undefined) container.setIommu(this.plan.iommuType);
@@ -309,7 +311,7 @@ class Attacher {
       created = container.createWindow({ pageShift: windowShift, windowSize, levels });
       const window = created;
       return () => {
-        if (!container.closed) container.removeWindow(window.startAddr);
+        if (!container.closed && container.windows.includes(window)) container.removeWindow(window.startAddr);
       };
     }));
     const window = created ?? container.windows.find((w) => w.startAddr === busOffset)!;
@@ -332,7 +334,7 @@ class Attacher {
       if (container.enabled) return undefined;
       container.enable();
       return () => {
-        if (!container.closed) container.disable();
+        if (!container.closed && container.enabled) container.disable();
       };
     }));
     // The first MAP_DMA or UNMAP_DMA creates the default window (tce_iommu_create_default_window).
@@ -356,7 +358,7 @@ class Attacher {
       if (device.hasGroup(group)) return undefined;
       device.addGroup(group);
       return () => {
-        if (!device.closed && !group.closed) device.removeGroup(group);
+        if (!device.closed && !group.closed && device.hasGroup(group)) device.removeGroup(group);
       };
     }));
   }
@@ -365,6 +367,12 @@ class Attacher {
     this.step = AttachStep.LINK;
     device.setSpaprTce(group, table);
   }
+}
+
+/** True when every group the device still has is a closed object that was linked. */
+function onlyClosedLinkedGroups(device: KvmVfioDevice): boolean {
+  const unlinked = new Set(device.unlinkedGroups);
+  return device.groups.every((group) => group instanceof FdObject && group.closed && !unlinked.has(group));
 }
 
 const objectKeys = new WeakMap<object, number>();

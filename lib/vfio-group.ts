@@ -153,7 +153,7 @@ export class VfioGroup extends FdObject {
   unsetContainer(): void {
     const fd = this.fdFor('unsetContainer');
     checkIoctl(native.vfioGroupUnsetContainer(fd), 'VFIO_GROUP_UNSET_CONTAINER', this.target);
-    this.#container?.attachedGroups.delete(this);
+    this.#container?.groupDetached(this);
     this.#container = undefined;
   }
 

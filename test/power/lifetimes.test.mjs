@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { GuestMemory, Kvm, VfioGroup, attachIommuGroup, pageSize, resourceStats, traceSyscalls } from '../../dist/index.js';
+import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats, traceSyscalls } from '../../dist/index.js';
 import { GROUP_TESTDEV, expectClosedWithoutSyscall, openFdCount, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
@@ -98,14 +98,35 @@ describe('lifetimes on the emulated POWER host', () => {
     use(attach(use, vm));
   }));
 
-  it('removing the DMA window under a linkage: the linkage still closes cleanly', () => scoped((use) => {
+  it('unsetting the container or removing the DMA window under a linkage: the linkage still closes cleanly', () => scoped((use) => {
     const kvm = use(Kvm.open());
     const vm = use(kvm.createVm());
     const group = use(VfioGroup.open(GROUP_TESTDEV));
-    const linkage = attach(use, vm, { group });
-    linkage.container.removeWindow(linkage.window.startAddr);
-    linkage.close();
+    const first = attach(use, vm, { group });
+    first.container.removeWindow(first.window.startAddr);
+    first.close();
+    const second = attach(use, vm, { group });
+    const { container } = second;
+    group.unsetContainer(); // the last group: the kernel releases the container's IOMMU, windows and registrations
+    assert.equal(container.iommuType, undefined);
+    assert.deepEqual(container.windows, []);
+    assert.deepEqual(container.registeredMemory, []);
+    second.close();
     assert.equal(group.status.containerSet, false);
+  }));
+
+  it('a container whose last group left can take a group and an IOMMU type again', () => scoped((use) => {
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    const container = use(VfioContainer.open());
+    group.setContainer(container);
+    container.setIommu(IommuType.SPAPR_TCE_V2);
+    container.removeWindow(0n);
+    container.createWindow({ pageShift: 12, windowSize: GIB });
+    group.unsetContainer();
+    group.setContainer(container);
+    container.setIommu(IommuType.SPAPR_TCE_V2); // was refused with ERR_VFIO_IOMMU_SET: the library kept the old state
+    container.removeWindow(0n);
+    assert.equal(container.createWindow({ pageShift: 12, windowSize: GIB }).startAddr, 0n);
   }));
 
   it('closing a linkage twice, or close() then dispose: the second does nothing (no syscall)', () => scoped((use) => {

@@ -204,6 +204,12 @@ describe('attribute payloads are buffers the library owns (native/kvm_device.cc 
     assert.match(readlinkSync('/proc/self/fd/0'), /^(\/dev\/|pipe:|socket:)/, 'fd 0 is not a TCE table');
     expectKvmError(() => device.setAttr(1, 3, { fd: group }), { code: 'EINVAL', request: 'KVM_SET_DEVICE_ATTR' });
   }));
+
+  it('an attribute that reads a payload, set without one (addr 0): EFAULT says to pass the value, not that the library is broken', () => scoped((use) => {
+    const vm = vmScope(use);
+    const device = use(vm.createVfioDevice());
+    expectKvmError(() => device.setAttr(1, 1), { code: 'EFAULT', hint: 'pass the value it takes' });
+  }));
 });
 
 describe('TCE tables (arch/powerpc/kvm/book3s_64_vio.c kvm_vm_ioctl_create_spapr_tce)', () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// npm test: the host suite (vitest, real syscalls on this machine), then the POWER suite inside the
-// emulated POWER host (node:test on a real ppc64le kernel), provisioning what is missing. A suite
+// npm test: the host suite (vitest, real syscalls on this machine), the host suite again with the
+// addon built with ASan + UBSan (scripts/asan.mjs), then the POWER suite inside the emulated POWER
+// host (node:test on a real ppc64le kernel), provisioning what is missing. A suite
 // that cannot run here (not root, no package access) prints why and counts as skipped, never as
 // passed. Ends with one line "N passed, N failed" over every suite, also written to
 // .cache/test-results/summary.json for .ci/run.
@@ -41,6 +42,15 @@ function hostSuite() {
   return { name: 'host', passed: json.numPassedTests, failed, skipped: json.numPendingTests + json.numTodoTests, seconds };
 }
 
+function asanSuite() {
+  banner('host suite under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/asan.mjs)');
+  const report = join(resultsDir, 'asan.json');
+  const { status, seconds } = run(process.execPath, [join(root, 'scripts', 'asan.mjs'), '--report', report]);
+  if (!existsSync(report)) return { name: 'ASan', passed: 0, failed: 1, skipped: 0, seconds, note: `scripts/asan.mjs exited ${status} without a report` };
+  const result = JSON.parse(readFileSync(report, 'utf8'));
+  return { name: 'ASan', passed: result.passed, failed: result.failed, skipped: result.skipped, seconds, note: result.note };
+}
+
 /** A count from node:test's TAP summary ("# pass 12"), or NaN when the summary is missing. */
 function tapCount(text, label) {
   const match = text.match(new RegExp(`^# ${label} (\\d+)$`, 'm'));
@@ -79,6 +89,7 @@ if (!buildTypeScript()) {
   suites.push({ name: 'build', passed: 0, failed: 1, skipped: 0, seconds: 0, note: 'tsc failed' });
 } else {
   suites.push(hostSuite());
+  suites.push(asanSuite());
   if (process.env.KVM_VFIO_SPAPR_SKIP_POWER === '1') {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: KVM_VFIO_SPAPR_SKIP_POWER=1' });
   } else {

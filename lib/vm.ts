@@ -1,14 +1,14 @@
 // A VM fd.
-import { Cap, DeviceType } from './constants.js';
+import { readlinkSync } from 'node:fs';
+import { Cap, DeviceType, VmType } from './constants.js';
 import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
-import type { Kvm } from './kvm.js';
-import { capabilityName, checkExtensionOn } from './kvm.js';
+import { Kvm, capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
 import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
-import { checkBigU64, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, outOfRange } from './validate.js';
+import { checkBigU64, checkInstance, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 
 const ENODEV = 19;
 const EBUSY = 16;
@@ -31,6 +31,28 @@ export class Vm extends FdObject {
     super(token, fd, 'vm');
     this.kvm = kvm;
     this.type = type;
+  }
+
+  /**
+   * Wraps a VM fd received from elsewhere (a worker of this process, or a fd passed by a parent);
+   * the library owns a CLOEXEC duplicate, the caller keeps and closes its own fd. `fd` must be a KVM
+   * VM (anon_inode:kvm-vm); `kvm` becomes its parent. KVM answers EIO to every call on a VM made by
+   * another process (virt/kvm/kvm_main.c kvm_vm_ioctl: kvm->mm != current->mm).
+   */
+  static fromFd(fd: number, kvm: Kvm, type: VmType | number = VmType.DEFAULT): Vm {
+    checkInteger('fd', fd, 0, 0x7fff_ffff);
+    checkInstance('kvm', kvm, Kvm);
+    checkU32('type', type);
+    let file: string;
+    try {
+      file = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      file = 'not open';
+    }
+    if (file !== 'anon_inode:kvm-vm') throw invalidArgValue('fd', fd, `must be a KVM VM fd (anon_inode:kvm-vm; it is ${file})`);
+    const owned = native.duplicateFd(fd);
+    if (owned < 0) throw syscallError(owned, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: `fd ${fd}`, args: `${fd}, F_DUPFD_CLOEXEC` });
+    return new Vm(CONSTRUCTING, owned, kvm, type);
   }
 
   /** @internal Used by Kvm.createVm. */

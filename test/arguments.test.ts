@@ -1,7 +1,7 @@
 // Bad arguments throw TypeError / RangeError with Node's codes before any syscall.
 import { describe, expect, it } from 'vitest';
 import {
-  Kvm, type ProbeOptions, type ProbeReport, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices, probe,
+  Kvm, type ProbeOptions, type ProbeReport, Vm, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices, probe,
   traceSyscalls, verdictLine,
 } from '../dist/index.js';
 import { FdProbe } from '../dist/internal/bench-probe.js';
@@ -83,5 +83,23 @@ describe('helper functions check their arguments too', () => {
     expect(errnoName(2)).toBe('ENOENT');
     expect(errnoName(4095)).toBe('E4095');
     expect(findHint('open', ['kvm'], 'ENOENT')?.hint).toContain('/dev/kvm');
+  });
+});
+
+describe('Vm.fromFd', () => {
+  it.each([
+    [-1, RangeError, 'ERR_OUT_OF_RANGE'],
+    ['3', TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ])('refuses fd %j before any syscall', (fd, type, code) => {
+    const { error, syscalls } = traceSyscalls(() => Vm.fromFd(fd as number, undefined as never));
+    expect(error).toBeInstanceOf(type);
+    expect((error as NodeJS.ErrnoException).code).toBe(code);
+    expect(syscalls).toEqual([]);
+  });
+
+  it('needs a Kvm parent', () => {
+    const { error, syscalls } = traceSyscalls(() => Vm.fromFd(0, {} as never));
+    expect((error as NodeJS.ErrnoException).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(syscalls).toEqual([]);
   });
 });

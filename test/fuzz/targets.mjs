@@ -102,6 +102,14 @@ const guestMemorySize = arg(
 
 const keepAs = (kind) => (world, result) => world.add(kind, result);
 
+function isVmFd(fd) {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:kvm-vm';
+  } catch {
+    return false;
+  }
+}
+
 /** Static functions and constructors of the public API. */
 export function staticTargets() {
   return [
@@ -120,6 +128,14 @@ export function staticTargets() {
       args: [fdArg, arg(is.optional(is.integerIn(0, FD_MAX)), fc.constantFrom(undefined, 0, 1, 7))],
       call: (_w, _r, fd, group) => VfioGroup.fromFd(fd, group),
       keep: keepAs('group'),
+      rawFd: true,
+    },
+    {
+      name: 'Vm.fromFd',
+      args: [fdArg, pickOrJunk('kvm', (value) => value instanceof Kvm), arg(is.optional(is.u32), fc.constantFrom(undefined, 0, 1))],
+      valid: ([fd]) => isVmFd(fd),
+      call: (_w, _r, fd, kvm, type) => Vm.fromFd(fd, kvm, type),
+      keep: keepAs('vm'),
       rawFd: true,
     },
     { name: 'GuestMemory.allocate', args: [guestMemorySize], call: (_w, _r, size) => GuestMemory.allocate(size), keep: keepAs('memory') },

@@ -4,32 +4,13 @@
 // holds references (a device and a table hold their VM; the KVM-VFIO device holds its groups);
 // a closed object refuses every call without a syscall, so a recycled fd number is never used.
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats, traceSyscalls } from '../../dist/index.js';
-import { GROUP_TESTDEV, expectClosedWithoutSyscall, openFdCount, scoped } from './helpers.mjs';
+import { GROUP_TESTDEV, expectClosedWithoutSyscall, fdsOpenedBy, openFdCount, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
-
-/** The open fds (without the directory fd that listing them used). */
-function openFds() {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      readlinkSync(`/proc/self/fd/${fd}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
-
-/** The fd numbers that appeared while `fn` ran (the ones the objects it made own). */
-function fdsOpenedBy(fn) {
-  const before = new Set(openFds());
-  const result = fn();
-  return { result, fds: openFds().filter((fd) => !before.has(fd)) };
-}
 
 /** Opens /dev/null until `fd` is taken again; returns the fds to close. */
 function recycle(fd) {

@@ -3,7 +3,7 @@
 import { Cap, IommuType } from './constants.js';
 import { KvmVfioError, usageError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
-import { FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { type Release, acquireStep } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
@@ -96,8 +96,9 @@ export class Linkage implements Disposable {
   readonly flags: LinkageFlags;
   #releases: Release[] | undefined;
 
-  /** @internal */
-  constructor(parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+  /** @internal Made by attachIommuGroup. */
+  constructor(token: typeof CONSTRUCTING, parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+    requireConstructing(token, 'Linkage');
     this.liobn = parts.liobn;
     this.group = parts.group;
     this.container = parts.container;
@@ -241,12 +242,14 @@ class Attacher {
     this.step = AttachStep.KVM_VFIO_DEVICE;
     // A device this attach creates is closed again when the last linkage lets it go, unless
     // groups added outside linkages still use it (the kernel lets a VM create it again after
-    // its release: virt/kvm/vfio.c kvm_vfio_release).
+    // its release: virt/kvm/vfio.c kvm_vfio_release). Groups closed while added cannot be
+    // removed any more: releasing the device is what lets the kernel drop them (WARN-free, as
+    // they were linked).
     this.releases.push(acquireStep(this.vm, 'kvm-vfio device', () => {
       if (this.vm.vfioDevice) return undefined;
       const created = this.vm.createVfioDevice();
       return () => {
-        if (!created.closed && created.groups.length === 0) created.close();
+        if (!created.closed && onlyClosedLinkedGroups(created)) created.close();
       };
     }));
     const device = this.vm.createVfioDevice();
@@ -279,7 +282,7 @@ class Attacher {
       if (group.container) return undefined;
       group.setContainer(container);
       return () => {
-        if (!group.closed) group.unsetContainer();
+        if (!group.closed && group.container === container) group.unsetContainer();
       };
     }));
     if (container.iommuType === undefined) container.setIommu(this.plan.iommuType);
@@ -334,7 +337,7 @@ class Attacher {
       created = container.createWindow({ pageShift: windowShift, windowSize, levels });
       const window = created;
       return () => {
-        if (!container.closed) container.removeWindow(window.startAddr);
+        if (!container.closed && container.windows.includes(window)) container.removeWindow(window.startAddr);
       };
     }));
     const window = created ?? container.windows.find((w) => w.startAddr === busOffset)!;
@@ -357,7 +360,7 @@ class Attacher {
       if (container.enabled) return undefined;
       container.enable();
       return () => {
-        if (!container.closed) container.disable();
+        if (!container.closed && container.enabled) container.disable();
       };
     }));
     // The first MAP_DMA or UNMAP_DMA creates the default window (tce_iommu_create_default_window).
@@ -381,7 +384,7 @@ class Attacher {
       if (device.hasGroup(group)) return undefined;
       device.addGroup(group);
       return () => {
-        if (!device.closed && !group.closed) device.removeGroup(group);
+        if (!device.closed && !group.closed && device.hasGroup(group)) device.removeGroup(group);
       };
     }));
   }
@@ -390,6 +393,12 @@ class Attacher {
     this.step = AttachStep.LINK;
     device.setSpaprTce(group, table);
   }
+}
+
+/** True when every group the device still has is a closed object that was linked. */
+function onlyClosedLinkedGroups(device: KvmVfioDevice): boolean {
+  const unlinked = new Set(device.unlinkedGroups);
+  return device.groups.every((group) => group instanceof FdObject && group.closed && !unlinked.has(group));
 }
 
 const objectKeys = new WeakMap<object, number>();
@@ -436,6 +445,7 @@ export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
     attacher.addGroup(device, group);
     attacher.link(device, group, table);
     return new Linkage(
+      CONSTRUCTING,
       {
         liobn: plan.liobn,
         group,

@@ -1,12 +1,15 @@
 // A KVM device fd (KVM_CREATE_DEVICE) and its attributes.
 import { DeviceType } from './constants.js';
 import { syscallError } from './errors.js';
-import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native } from './native.js';
 import { checkInteger, checkU32, checkU64, invalidArgType } from './validate.js';
 import type { Vm } from './vm.js';
 
 const ENXIO = 6;
+const EFAULT = 14;
+const NO_PAYLOAD_HINT =
+  'this attribute reads a payload, and none was given (addr 0): pass the value it takes, e.g. { fd } or { u64 }';
 
 /** A payload the kernel reads through kvm_device_attr.addr; the library owns its buffer. */
 export type AttrPayload =
@@ -45,8 +48,9 @@ export class KvmDevice extends FdObject {
   }
 
   /** @internal Used by Vm.createDevice. */
-  static fromOwnedFd(fd: number, vm: Vm, type: number): KvmDevice {
-    return new KvmDevice(CONSTRUCTING, fd, vm, type);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, vm: Vm, type: number): KvmDevice {
+    requireConstructing(token, 'KvmDevice');
+    return new KvmDevice(token, fd, vm, type);
   }
 
   /** @internal The hint qualifiers for a device type, e.g. ['kvm-vfio']. */
@@ -75,7 +79,7 @@ export class KvmDevice extends FdObject {
     checkU32('group', group);
     checkU64('attr', attr);
     const result = this.writeAttr(fd, group, attr, value);
-    if (result < 0) throw this.attrError(result, 'KVM_SET_DEVICE_ATTR', group, attr);
+    if (result < 0) throw this.attrError(result, 'KVM_SET_DEVICE_ATTR', group, attr, value === undefined && result === -EFAULT ? NO_PAYLOAD_HINT : undefined);
   }
 
   /** KVM_GET_DEVICE_ATTR of a u64 attribute. The kernel writes into a buffer the library owns. */
@@ -99,7 +103,7 @@ export class KvmDevice extends FdObject {
   }
 
   /** @internal Builds the error for a failed attribute call, with the attribute's name when known. */
-  protected attrError(result: number, request: string, group: number, attr: bigint | number): Error {
+  protected attrError(result: number, request: string, group: number, attr: bigint | number, hint?: string): Error {
     const attrName = this.type === DeviceType.VFIO ? kvmVfioAttrNames.get(`${group}:${attr}`) : undefined;
     return syscallError(result, {
       syscall: 'ioctl',
@@ -107,6 +111,7 @@ export class KvmDevice extends FdObject {
       qualifiers: attrName ? [attrName, ...KvmDevice.qualifiersFor(this.type)] : KvmDevice.qualifiersFor(this.type),
       target: this.target,
       args: `group ${group}, attr ${attr}`,
+      ...(hint === undefined ? {} : { hint }),
     });
   }
 }

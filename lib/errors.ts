@@ -1,6 +1,7 @@
 // The library's one error class, and the builders that turn a -errno into it.
-import { findHint } from './hints.js';
+import { lookupHint } from './hints.js';
 import { native } from './native.js';
+import { checkInteger } from './validate.js';
 
 /** Which object a call was made on, e.g. 'vm', 'kvm-vfio device', 'vfio group 2'. */
 export type Target = string;
@@ -88,8 +89,15 @@ function newError(message: string, fields: KvmVfioErrorFields): KvmVfioError {
   return error;
 }
 
+const MAX_ERRNO = 4095;
+
 /** The Linux name of a positive errno on this architecture ('EINVAL'). */
 export function errnoName(errno: number): string {
+  checkInteger('errno', errno, 0, MAX_ERRNO);
+  return nameOfErrno(errno);
+}
+
+function nameOfErrno(errno: number): string {
   return native.errnoNames[errno] ?? `E${errno}`;
 }
 
@@ -111,8 +119,8 @@ export interface FailedCall {
 /** Builds the error for a syscall that returned `result` (a negative errno). */
 export function syscallError(result: number, call: FailedCall): KvmVfioError {
   const errno = -result;
-  const code = errnoName(errno);
-  const row = findHint(call.request, call.qualifiers ?? NO_QUALIFIERS, code);
+  const code = nameOfErrno(errno);
+  const row = lookupHint(call.request, call.qualifiers ?? NO_QUALIFIERS, code);
   const hint = call.hint ?? row?.hint ?? `the kernel returned ${code} (${native.errnoDescriptions[errno] ?? 'unknown error'}); no specific explanation is known for this call`;
   const args = call.args === undefined ? '' : `(${call.args})`;
   return newError(`${call.request}${args} on ${call.target} failed: ${code} — ${hint}`, {

@@ -1,6 +1,7 @@
 // Guest memory: an anonymous mapping the library allocates, readable and writable from JS as an
 // ArrayBuffer. Its address never reaches JavaScript; calls that hand it to the kernel (memory
 // registration, DMA maps, KVM memslots) take the GuestMemory itself.
+import { constants as bufferConstants } from 'node:buffer';
 import { syscallError, usageError } from './errors.js';
 import { native, type MappedRegion, type MappingHandle } from './native.js';
 import { checkBigU64, invalidArgType, outOfRange } from './validate.js';
@@ -12,6 +13,9 @@ export interface MemoryUser {
   /** Undoes the use; called by GuestMemory.close(). Must not throw. */
   release(): void;
 }
+
+/** The largest mapping JavaScript can see as one ArrayBuffer (buffer.constants.MAX_LENGTH: 4 GiB on Node 18/20). */
+export const MAX_MAPPING = BigInt(bufferConstants.MAX_LENGTH);
 
 /** The system page size (64 KiB on most ppc64 kernels, 4 KiB on x86). */
 export function pageSize(): number {
@@ -42,6 +46,7 @@ export class GuestMemory implements Disposable {
     const bytes = checkBigU64('size', size, 1n);
     const page = BigInt(pageSize());
     if (bytes % page !== 0n) throw outOfRange('size', `a multiple of the page size (${page})`, size);
+    if (bytes > MAX_MAPPING) throw outOfRange('size', `<= ${MAX_MAPPING}n (the largest ArrayBuffer this Node makes)`, size);
     const region = native.mapAnonymous(bytes);
     if (typeof region === 'number') {
       throw syscallError(region, { syscall: 'mmap', request: 'mmap', qualifiers: ['guest memory'], target: 'guest memory', args: `${bytes} bytes` });

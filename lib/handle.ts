@@ -7,6 +7,18 @@ import { native } from './native.js';
 /** Passed by the library to its own constructors; objects are made by open()/create*() only. */
 export const CONSTRUCTING: unique symbol = Symbol('kvm-vfio-spapr constructing');
 
+/**
+ * Throws unless `token` is CONSTRUCTING: the constructors and internal factories (fromOwnedFd...)
+ * are reachable from JavaScript, and an object forged over an fd number would own an fd another
+ * object owns, or one the library never opened.
+ */
+export function requireConstructing(token: unknown, name: string): void {
+  if (token === CONSTRUCTING) return;
+  const error = new TypeError(`${name} objects are created by the library's open/create functions`);
+  Object.defineProperty(error, 'code', { value: 'ERR_ILLEGAL_CONSTRUCTOR', enumerable: true, writable: true, configurable: true });
+  throw error;
+}
+
 interface LeakRecord {
   readonly fd: number;
   readonly target: Target;
@@ -46,7 +58,7 @@ export abstract class FdObject implements Disposable {
 
   /** @internal Only the library's open()/create*() functions construct objects. */
   protected constructor(token: typeof CONSTRUCTING, fd: number, target: Target) {
-    if (token !== CONSTRUCTING) throw new TypeError(`${new.target.name} objects are created by the library's open/create functions`);
+    requireConstructing(token, new.target.name);
     this.#fd = fd;
     this.target = target;
     leakRegistry.register(this, { fd, target, kind: new.target.name }, this);

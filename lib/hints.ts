@@ -2,6 +2,7 @@
 // file that returns it. Lookup falls back from (request, qualifier) to (request) to any request.
 // The qualifier narrows a request: an attribute name for KVM_SET_DEVICE_ATTR, an object kind
 // for open(), or 'kvm-vfio' for a device type.
+import { checkString, invalidArgType } from './validate.js';
 
 /** One row of the errno contract. */
 export interface HintRow {
@@ -210,6 +211,16 @@ for (const hintRow of hintRows) {
  * name, then the device kind), then the request alone, then any request; undefined if none.
  */
 export function findHint(request: string, qualifiers: readonly string[], code: string): HintRow | undefined {
+  checkString('request', request);
+  if (!Array.isArray(qualifiers) || !qualifiers.every((qualifier) => typeof qualifier === 'string')) {
+    throw invalidArgType('qualifiers', 'an array of strings', qualifiers);
+  }
+  if (typeof code !== 'string') throw invalidArgType('code', 'of type string', code);
+  return lookupHint(request, qualifiers, code);
+}
+
+/** findHint without the argument checks, for the library's own error path. */
+export function lookupHint(request: string, qualifiers: readonly string[], code: string): HintRow | undefined {
   for (const qualifier of qualifiers) {
     const found = byKey.get(`${request}\u0000${qualifier}\u0000${code}`);
     if (found) return found;

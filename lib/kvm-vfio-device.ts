@@ -5,7 +5,7 @@
 import { DeviceType, KvmVfioAttr } from './constants.js';
 import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native } from './native.js';
 import { SpaprTceTable } from './spapr-tce-table.js';
 import { readFileSync } from 'node:fs';
@@ -74,8 +74,9 @@ export class KvmVfioDevice extends KvmDevice {
   }
 
   /** @internal Used by Vm.createVfioDevice. */
-  static fromOwnedVfioFd(fd: number, vm: Vm): KvmVfioDevice {
-    return new KvmVfioDevice(CONSTRUCTING, fd, vm);
+  static fromOwnedVfioFd(token: typeof CONSTRUCTING, fd: number, vm: Vm): KvmVfioDevice {
+    requireConstructing(token, 'KvmVfioDevice');
+    return new KvmVfioDevice(token, fd, vm);
   }
 
   /** KVM_DEV_VFIO_GROUP_ADD (FILE_ADD): lets KVM know the VM uses this group. */

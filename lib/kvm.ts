@@ -10,6 +10,7 @@ const capNames = new Map<number, string>(Object.entries(Cap).map(([name, value])
 
 /** 'KVM_CAP_SPAPR_TCE_VFIO' for 142, or the number for caps this library has no name for. */
 export function capabilityName(cap: number): string {
+  checkU32('cap', cap);
   return capNames.get(cap) ?? String(cap);
 }
 
@@ -94,7 +95,7 @@ export class Kvm extends FdObject {
     checkU32('options.type', type);
     const vmFd = native.createVm(fd, type);
     if (vmFd < 0) throw syscallError(vmFd, { syscall: 'ioctl', request: 'KVM_CREATE_VM', target: this.target, args: `type ${type}` });
-    return Vm.fromOwnedFd(vmFd, this, type);
+    return Vm.fromOwnedFd(CONSTRUCTING, vmFd, this, type);
   }
 
   /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping (asked once). */

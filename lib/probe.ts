@@ -1,9 +1,11 @@
 // probe(): what this host offers for in-kernel TCE acceleration, and why not when it does not.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { accessAdvice, canOpenReadWrite } from './access.js';
 import { Cap, DeviceType, IommuType } from './constants.js';
 import { KvmVfioError } from './errors.js';
 import { Kvm, capabilityName } from './kvm.js';
 import { VfioContainer } from './vfio-container.js';
+import { checkOptions, checkString, invalidArgType } from './validate.js';
 import { type IommuGroupDevice, iommuGroupDevices } from './vfio-group.js';
 import type { Vm } from './vm.js';
 
@@ -132,6 +134,13 @@ function describeError(error: unknown): string {
   return (error as Error).message;
 }
 
+/** The error, and for a refused open (EACCES, EPERM) who may open the node and what to change. */
+function describeOpenError(error: unknown, path: string, what: string): string {
+  const code = error instanceof KvmVfioError ? error.code : undefined;
+  const text = describeError(error);
+  return code === 'EACCES' || code === 'EPERM' ? `${text} (${accessAdvice(path, what)})` : text;
+}
+
 function readMemlock(): ProbeReport['memlock'] {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max locked memory'));
@@ -187,7 +196,7 @@ function probeKvm(report: ProbeReport, kvmPath: string): void {
   try {
     kvm = Kvm.open(kvmPath);
   } catch (error) {
-    report.kvm.error = describeError(error);
+    report.kvm.error = describeOpenError(error, kvmPath, '/dev/kvm');
     report.verdict.reasons.push(`${kvmPath} cannot be used: ${report.kvm.error}`);
     return;
   }
@@ -247,13 +256,16 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
     entry.spaprTce = container.checkExtension(IommuType.SPAPR_TCE) > 0;
     entry.spaprTceV2 = container.checkExtension(IommuType.SPAPR_TCE_V2) > 0;
   } catch (error) {
-    entry.error = describeError(error);
+    entry.error = describeOpenError(error, vfioPath, 'the VFIO container');
   }
   if (!entry.open) report.verdict.reasons.push(`${vfioPath} cannot be used: ${entry.error}`);
   else if (!entry.spaprTceV2) report.verdict.reasons.push('the VFIO container offers no SPAPR_TCE_v2 IOMMU (load vfio_iommu_spapr_tce; not POWER?)');
   report.vfio.groups = listGroups(sysfs);
   const usable = report.vfio.groups.filter((group) => group.devNode && group.viable);
   if (usable.length === 0) report.verdict.warnings.push('no viable VFIO group: bind a device (every device of its IOMMU group) to vfio-pci');
+  for (const group of usable.filter((g) => !canOpenReadWrite(`/dev/vfio/${g.number}`))) {
+    report.verdict.warnings.push(`group ${group.number} cannot be opened by this process: ${accessAdvice(`/dev/vfio/${group.number}`, 'the VFIO group')}`);
+  }
   for (const group of report.vfio.groups.filter((g) => g.devNode && !g.viable)) {
     const blockers = group.devices.filter((d) => d.driver && d.driver !== 'vfio-pci').map((d) => `${d.name} (${d.driver})`);
     report.verdict.warnings.push(`group ${group.number} is not viable: ${blockers.join(', ')} not bound to vfio-pci`);
@@ -271,15 +283,17 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
  * for (const warning of report.verdict.warnings) console.warn(warning);
  */
 export function probe(options: ProbeOptions = {}): ProbeReport {
-  const kvmPath = options.kvmPath ?? '/dev/kvm';
-  const vfioPath = options.vfioPath ?? '/dev/vfio/vfio';
+  const { kvmPath = '/dev/kvm', vfioPath = '/dev/vfio/vfio', sysfs = '/sys' } = checkOptions<ProbeOptions>('options', options);
+  checkString('options.kvmPath', kvmPath);
+  checkString('options.vfioPath', vfioPath);
+  checkString('options.sysfs', sysfs);
   const report: ProbeReport = {
     kvm: { path: kvmPath, open: false },
     vfio: { container: { path: vfioPath, open: false }, groups: [] },
     verdict: { available: false, reasons: [], warnings: [] },
   };
   probeKvm(report, kvmPath);
-  probeVfio(report, vfioPath, options.sysfs ?? '/sys');
+  probeVfio(report, vfioPath, sysfs);
   const memlock = readMemlock();
   if (memlock) report.memlock = memlock;
   if (memlock && memlock.soft !== 'unlimited' && memlock.soft < 64n << 20n) {
@@ -294,6 +308,10 @@ export function probe(options: ProbeOptions = {}): ProbeReport {
 
 /** The verdict as one line: 'in-kernel TCE acceleration: available' or '... not available because ...'. */
 export function verdictLine(report: ProbeReport): string {
+  const verdict: unknown = checkOptions<ProbeReport>('report', report).verdict;
+  if (typeof verdict !== 'object' || verdict === null || !Array.isArray((verdict as ProbeReport['verdict']).reasons)) {
+    throw invalidArgType('report', 'a report from probe()', report);
+  }
   return report.verdict.available
     ? 'in-kernel TCE acceleration: available'
     : `in-kernel TCE acceleration: not available because ${report.verdict.reasons.join('; ')}`;

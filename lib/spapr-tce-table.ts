@@ -2,9 +2,10 @@
 // While it exists, the kernel answers the guest's H_PUT_TCE / H_GET_TCE (and, when enabled,
 // H_STUFF_TCE) for its LIOBN itself. Kernel: arch/powerpc/kvm/book3s_64_vio.c.
 import { usageError, syscallError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
-import { checkBigU64 } from './validate.js';
+import { checkBigU64, invalidArgType, outOfRange } from './validate.js';
 import type { Vm } from './vm.js';
 
 /** Where and how big a table's window is. */
@@ -17,6 +18,15 @@ export interface SpaprTceTableOptions {
   offset?: bigint;
   /** Number of IOMMU pages (TCEs) in the window. */
   size: bigint;
+}
+
+/** An index in [0, size): a BigInt, or a Number that is a safe integer. */
+function checkIndex(name: string, index: unknown, size: bigint): bigint {
+  if (typeof index !== 'bigint' && typeof index !== 'number') throw invalidArgType(name, 'of type bigint or number', index);
+  if (typeof index === 'number' && !Number.isSafeInteger(index)) throw outOfRange(name, 'a safe integer', index);
+  const position = BigInt(index);
+  if (position < 0n || position >= size) throw outOfRange(name, `>= 0 && < ${size} (the table's size)`, index);
+  return position;
 }
 
 /**
@@ -54,8 +64,9 @@ export class SpaprTceTable extends FdObject {
   }
 
   /** @internal Used by Vm.createSpaprTceTable. */
-  static fromOwnedFd(fd: number, vm: Vm, options: Required<SpaprTceTableOptions>, legacy: boolean): SpaprTceTable {
-    return new SpaprTceTable(CONSTRUCTING, fd, vm, options, legacy);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, vm: Vm, options: Required<SpaprTceTableOptions>, legacy: boolean): SpaprTceTable {
+    requireConstructing(token, 'SpaprTceTable');
+    return new SpaprTceTable(token, fd, vm, options, legacy);
   }
 
   /** The window's first bus address in bytes (offset << pageShift). */
@@ -70,11 +81,9 @@ export class SpaprTceTable extends FdObject {
 
   /** The TCE at `index` (0-based within the window: (ioba >> pageShift) - offset). */
   read(index: bigint | number): bigint {
-    const entries = this.view('read');
-    const position = typeof index === 'bigint' ? index : BigInt(index);
-    if (typeof index === 'number' && !Number.isSafeInteger(index)) throw usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is not an integer`);
-    if (position < 0n || position >= this.size) throw usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is outside the table (0..${this.size - 1n})`);
-    return entries[Number(position)]!;
+    this.fdFor('read');
+    const position = checkIndex('index', index, this.size);
+    return this.view('read')[Number(position)]!;
   }
 
   /** A copy of every TCE in the table. */
@@ -99,7 +108,7 @@ export class SpaprTceTable extends FdObject {
   private view(method: string): BigUint64Array {
     const fd = this.fdFor(method);
     if (this.#entries) return this.#entries;
-    if (this.size > BigInt(2 ** 32)) throw usageError('ERR_OUT_OF_RANGE', this.target, `a table of ${this.size} TCEs is too large to map into JavaScript`);
+    if (this.size * 8n > MAX_MAPPING) throw usageError('ERR_KVM_MAPPING_TOO_LARGE', this.target, `a table of ${this.size} TCEs is too large to map into JavaScript (${MAX_MAPPING} bytes at most)`);
     const mapping = native.mapSpaprTceTable(fd, this.size);
     if (typeof mapping === 'number') {
       throw syscallError(mapping, { syscall: 'mmap', request: 'mmap', qualifiers: ['spapr tce table'], target: this.target, args: `${this.size} TCEs` });

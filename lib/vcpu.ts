@@ -3,7 +3,7 @@
 // (kvm_vcpu_ioctl), arch/powerpc/kvm/powerpc.c (kvm_arch_vcpu_ioctl_run), book3s_hv.c.
 import { Cap } from './constants.js';
 import { KvmVfioError, syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
 import { checkBigU64, checkBoolean, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
 import { type EnableCapArgs, enableCapOn } from './vm.js';
@@ -212,7 +212,8 @@ export class Vcpu extends FdObject {
   }
 
   /** @internal Used by Vm.createVcpu: maps kvm_run, closing the fd if that fails. */
-  static fromOwnedFd(fd: number, vm: Vm, id: number, mmapSize: number): Vcpu {
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, vm: Vm, id: number, mmapSize: number): Vcpu {
+    requireConstructing(token, 'Vcpu');
     const run = native.mapVcpuRun(fd, mmapSize);
     if (typeof run === 'number') {
       native.closeFd(fd);

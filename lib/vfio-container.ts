@@ -286,6 +286,25 @@ export class VfioContainer extends FdObject {
   }
 
   protected override beforeClose(): void {
+    this.forgetRegistrations();
+  }
+
+  /**
+   * @internal Called by VfioGroup.unsetContainer. Detaching the last group releases the
+   * container's IOMMU backend in the kernel (drivers/vfio/container.c vfio_group_detach_container:
+   * "Detaching the last group deprivileges a container"): its type, windows and memory
+   * registrations are gone, so this object forgets them too.
+   */
+  groupDetached(group: object): void {
+    this.attachedGroups.delete(group);
+    if (this.attachedGroups.size > 0) return;
+    this.#iommuType = undefined;
+    this.#enabled = false;
+    this.#windows.length = 0;
+    this.forgetRegistrations();
+  }
+
+  private forgetRegistrations(): void {
     for (const [memory, user] of this.#registrations) memory.removeUser(user);
     this.#registrations.clear();
   }

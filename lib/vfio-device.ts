@@ -1,9 +1,10 @@
 // A VFIO device fd: regions (PCI config space, BARs), BAR mmaps, reset.
 // Kernel: drivers/vfio/pci/vfio_pci_core.c.
 import { checkIoctl, syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { MAX_MAPPING } from './guest-memory.js';
 import { native, type MappedRegion } from './native.js';
-import { checkBigU64, checkInteger, invalidArgValue } from './validate.js';
+import { checkBigU64, checkInteger, invalidArgValue, outOfRange } from './validate.js';
 import type { VfioGroup } from './vfio-group.js';
 
 /** VFIO_PCI_*_REGION_INDEX: BAR0..BAR5 are 0..5, the ROM 6, PCI config space 7. */
@@ -56,8 +57,9 @@ export class RegionMapping implements Disposable {
   /** The mapping's size in bytes (the region's size). */
   readonly size: bigint;
 
-  /** @internal */
-  constructor(region: MappedRegion, size: bigint) {
+  /** @internal Made by VfioDevice.mapRegion. */
+  constructor(token: typeof CONSTRUCTING, region: MappedRegion, size: bigint) {
+    requireConstructing(token, 'RegionMapping');
     this.#region = region;
     this.size = size;
   }
@@ -84,6 +86,14 @@ export class RegionMapping implements Disposable {
 
 const WIDTHS = new Set([1, 2, 4, 8]);
 
+/** The arguments of a region access, checked before any syscall. */
+function checkAccess(region: unknown, offset: unknown, width: unknown): void {
+  checkInteger('region', region, 0, 0xffff_ffff);
+  checkBigU64('offset', offset);
+  checkInteger('width', width, 1, 8);
+  if (!WIDTHS.has(width as number)) throw invalidArgValue('width', width, 'must be 1, 2, 4 or 8');
+}
+
 /**
  * A device of a VFIO group, e.g. a passed-through PCI function.
  *
@@ -105,8 +115,9 @@ export class VfioDevice extends FdObject {
   }
 
   /** @internal Used by VfioGroup.getDeviceFd. */
-  static fromOwnedFd(fd: number, group: VfioGroup, name: string): VfioDevice {
-    return new VfioDevice(CONSTRUCTING, fd, group, name);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, group: VfioGroup, name: string): VfioDevice {
+    requireConstructing(token, 'VfioDevice');
+    return new VfioDevice(token, fd, group, name);
   }
 
   /** VFIO_DEVICE_GET_INFO. */
@@ -147,8 +158,9 @@ export class VfioDevice extends FdObject {
   /** Writes `width` bytes (1, 2, 4 or 8) at `offset` in a region. */
   write(region: number, offset: bigint, width: number, value: bigint): void {
     const fd = this.fdFor('write');
-    const position = this.position(region, offset, width);
+    checkAccess(region, offset, width);
     checkBigU64('value', value, 0n, (1n << BigInt(8 * width)) - 1n);
+    const position = this.position(region, offset, width);
     const result = native.vfioDeviceWriteRegion(fd, position, width, value);
     if (result < 0) throw syscallError(result, { syscall: 'pwrite', request: 'pwrite', target: this.target, args: `region ${region}, offset 0x${offset.toString(16)}, ${width} bytes` });
   }
@@ -171,9 +183,10 @@ export class VfioDevice extends FdObject {
     const fd = this.fdFor('mapRegion');
     const info = this.regionInfo(index);
     if ((info.flags & RegionFlag.MMAP) === 0) throw usageError('ERR_VFIO_REGION_NOT_MMAPPABLE', this.target, `region ${index} cannot be mmapped (flags 0x${info.flags.toString(16)})`);
+    if (info.size > MAX_MAPPING) throw usageError('ERR_KVM_MAPPING_TOO_LARGE', this.target, `region ${index} (${info.size} bytes) is too large to map into JavaScript (${MAX_MAPPING} bytes at most)`);
     const result = native.vfioDeviceMapRegion(fd, info.offset, info.size);
     if (typeof result === 'number') throw syscallError(result, { syscall: 'mmap', request: 'mmap', target: this.target, args: `region ${index}` });
-    return new RegionMapping(result, info.size);
+    return new RegionMapping(CONSTRUCTING, result, info.size);
   }
 
   /** VFIO_DEVICE_RESET. */
@@ -181,12 +194,11 @@ export class VfioDevice extends FdObject {
     checkIoctl(native.vfioDeviceReset(this.fdFor('reset')), 'VFIO_DEVICE_RESET', this.target);
   }
 
-  private position(region: number, offset: unknown, width: unknown): bigint {
+  /** The file position of a checked access; asks the kernel for the region once its arguments are valid. */
+  private position(region: number, offset: bigint, width: number): bigint {
+    checkAccess(region, offset, width);
     const info = this.regionInfo(region);
-    checkBigU64('offset', offset);
-    checkInteger('width', width, 1, 8);
-    if (!WIDTHS.has(width as number)) throw invalidArgValue('width', width, 'must be 1, 2, 4 or 8');
-    if ((offset as bigint) + BigInt(width as number) > info.size) throw usageError('ERR_OUT_OF_RANGE', this.target, `offset 0x${(offset as bigint).toString(16)} + ${width} is beyond region ${region} (${info.size} bytes)`);
-    return info.offset + (offset as bigint);
+    if (offset + BigInt(width) > info.size) throw outOfRange('offset', `<= ${info.size - BigInt(width)} (region ${region} has ${info.size} bytes)`, offset);
+    return info.offset + offset;
   }
 }

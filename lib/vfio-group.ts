@@ -4,13 +4,15 @@ import { basename } from 'node:path';
 import { checkIoctl, syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, fdOf } from './handle.js';
 import { native } from './native.js';
-import { checkInstance, checkInteger, checkString, invalidArgType } from './validate.js';
+import { checkInstance, checkInteger, checkString, invalidArgType, invalidArgValue } from './validate.js';
 import { VfioContainer } from './vfio-container.js';
 import { VfioDevice } from './vfio-device.js';
 
 const VFIO_GROUP_FLAGS_VIABLE = 1;
 const VFIO_GROUP_FLAGS_CONTAINER_SET = 2;
 const EPERM = 1;
+/** The longest device name the native layer passes (sysfs PCI names are 12 bytes). */
+const MAX_DEVICE_NAME = 62;
 
 /** VFIO_GROUP_GET_STATUS, decoded. */
 export interface VfioGroupStatus {
@@ -30,6 +32,8 @@ export interface IommuGroupDevice {
 
 /** The devices of IOMMU group `group` (/sys/kernel/iommu_groups/N/devices) with their drivers. */
 export function iommuGroupDevices(group: number, sysfs = '/sys'): IommuGroupDevice[] {
+  checkInteger('group', group, 0, 0x7fff_ffff);
+  checkString('sysfs', sysfs);
   const dir = `${sysfs}/kernel/iommu_groups/${group}/devices`;
   let names: string[];
   try {
@@ -155,7 +159,7 @@ export class VfioGroup extends FdObject {
   unsetContainer(): void {
     const fd = this.fdFor('unsetContainer');
     checkIoctl(native.vfioGroupUnsetContainer(fd), 'VFIO_GROUP_UNSET_CONTAINER', this.target);
-    this.#container?.attachedGroups.delete(this);
+    this.#container?.groupDetached(this);
     this.#container = undefined;
   }
 
@@ -163,9 +167,10 @@ export class VfioGroup extends FdObject {
   getDeviceFd(name: string): VfioDevice {
     const fd = this.fdFor('getDeviceFd');
     checkString('name', name);
+    if (Buffer.byteLength(name) > MAX_DEVICE_NAME) throw invalidArgValue('name', name, `must be a device name of at most ${MAX_DEVICE_NAME} bytes`);
     const deviceFd = native.vfioGroupGetDeviceFd(fd, name);
     checkIoctl(deviceFd, 'VFIO_GROUP_GET_DEVICE_FD', this.target, `'${name}'`);
-    return VfioDevice.fromOwnedFd(deviceFd, this, name);
+    return VfioDevice.fromOwnedFd(CONSTRUCTING, deviceFd, this, name);
   }
 
   protected override beforeClose(): void {

@@ -1,16 +1,16 @@
 // A VM fd.
-import { Cap, DeviceType } from './constants.js';
+import { readlinkSync } from 'node:fs';
+import { Cap, DeviceType, VmType } from './constants.js';
 import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject } from './handle.js';
-import type { Kvm } from './kvm.js';
-import { capabilityName, checkExtensionOn } from './kvm.js';
+import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { Kvm, capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
 import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
 import { type GuestMemory, type MemoryUser, checkMemory } from './guest-memory.js';
 import { Vcpu } from './vcpu.js';
-import { checkBigU64, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, outOfRange } from './validate.js';
+import { checkBigU64, checkInstance, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 
 const ENODEV = 19;
 const EBUSY = 16;
@@ -49,9 +49,32 @@ export class Vm extends FdObject {
     this.type = type;
   }
 
+  /**
+   * Wraps a VM fd received from elsewhere (a worker of this process, or a fd passed by a parent);
+   * the library owns a CLOEXEC duplicate, the caller keeps and closes its own fd. `fd` must be a KVM
+   * VM (anon_inode:kvm-vm); `kvm` becomes its parent. KVM answers EIO to every call on a VM made by
+   * another process (virt/kvm/kvm_main.c kvm_vm_ioctl: kvm->mm != current->mm).
+   */
+  static fromFd(fd: number, kvm: Kvm, type: VmType | number = VmType.DEFAULT): Vm {
+    checkInteger('fd', fd, 0, 0x7fff_ffff);
+    checkInstance('kvm', kvm, Kvm);
+    checkU32('type', type);
+    let file: string;
+    try {
+      file = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      file = 'not open';
+    }
+    if (file !== 'anon_inode:kvm-vm') throw invalidArgValue('fd', fd, `must be a KVM VM fd (anon_inode:kvm-vm; it is ${file})`);
+    const owned = native.duplicateFd(fd);
+    if (owned < 0) throw syscallError(owned, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: `fd ${fd}`, args: `${fd}, F_DUPFD_CLOEXEC` });
+    return new Vm(CONSTRUCTING, owned, kvm, type);
+  }
+
   /** @internal Used by Kvm.createVm. */
-  static fromOwnedFd(fd: number, kvm: Kvm, type: number): Vm {
-    return new Vm(CONSTRUCTING, fd, kvm, type);
+  static fromOwnedFd(token: typeof CONSTRUCTING, fd: number, kvm: Kvm, type: number): Vm {
+    requireConstructing(token, 'Vm');
+    return new Vm(token, fd, kvm, type);
   }
 
   /** KVM_CHECK_EXTENSION on the VM fd: on POWER the answer reflects this VM's type (HV or PR). */
@@ -86,7 +109,7 @@ export class Vm extends FdObject {
         args: `type ${type}`,
       });
     }
-    return KvmDevice.fromOwnedFd(deviceFd, this, type);
+    return KvmDevice.fromOwnedFd(CONSTRUCTING, deviceFd, this, type);
   }
 
   /** @internal checkExtension on the VM fd, asked once per VM (the answer does not change). */
@@ -125,7 +148,7 @@ export class Vm extends FdObject {
           : {}),
       });
     }
-    this.#vfioDevice = KvmVfioDevice.fromOwnedVfioFd(deviceFd, this);
+    this.#vfioDevice = KvmVfioDevice.fromOwnedVfioFd(CONSTRUCTING, deviceFd, this);
     return this.#vfioDevice;
   }
 
@@ -155,7 +178,7 @@ export class Vm extends FdObject {
           : {}),
       });
     }
-    return SpaprTceTable.fromOwnedFd(tableFd, this, request, false);
+    return SpaprTceTable.fromOwnedFd(CONSTRUCTING, tableFd, this, request, false);
   }
 
   private createLegacyTable(fd: number, request: Required<SpaprTceTableOptions>): SpaprTceTable {
@@ -167,7 +190,7 @@ export class Vm extends FdObject {
     if (tableFd < 0) {
       throw syscallError(tableFd, { syscall: 'ioctl', request: 'KVM_CREATE_SPAPR_TCE', target: this.target, args: `liobn 0x${request.liobn.toString(16)}, window 0x${windowSize.toString(16)}` });
     }
-    return SpaprTceTable.fromOwnedFd(tableFd, this, request, true);
+    return SpaprTceTable.fromOwnedFd(CONSTRUCTING, tableFd, this, request, true);
   }
 
   /**
@@ -216,7 +239,7 @@ export class Vm extends FdObject {
     const mmapSize = this.kvm.vcpuMmapSize();
     const vcpuFd = native.createVcpu(fd, id);
     if (vcpuFd < 0) throw syscallError(vcpuFd, { syscall: 'ioctl', request: 'KVM_CREATE_VCPU', target: this.target, args: `id ${id}` });
-    return Vcpu.fromOwnedFd(vcpuFd, this, id, mmapSize);
+    return Vcpu.fromOwnedFd(CONSTRUCTING, vcpuFd, this, id, mmapSize);
   }
 
   /** KVM_GET_STATS_FD on the VM: its binary statistics by name. */

@@ -1,5 +1,7 @@
 // KVM devices (KVM_CREATE_DEVICE) and their attributes. The kernel reads and writes attribute
 // payloads through kvm_device_attr.addr, so every payload lives in a buffer owned here.
+#include <cstring>
+
 #include "addon.h"
 #include "syscall.h"
 #include "uapi.h"
@@ -7,11 +9,36 @@
 namespace kvs {
 namespace {
 
-long DeviceAttr(int fd, unsigned long request, uint32_t group, uint64_t attr, void* payload) {
+// How many bytes the kernel reads or writes through addr is up to the device and attribute, not
+// to the caller: KVM-VFIO's SET_SPAPR_TCE reads 8 bytes (struct kvm_vfio_spapr_tce) where setAttr
+// may pass a 4-byte fd, and XIVE's EQ_CONFIG get_attr writes 32 bytes (struct kvm_ppc_xive_eq)
+// where getAttr reads a u64. Every payload is therefore a zeroed buffer larger than any attribute
+// of the devices this library knows: a longer read sees zeros instead of the stack, and a longer
+// write stays inside the buffer.
+struct AttrPayload {
+  static constexpr size_t kBytes = 64;
+  alignas(8) unsigned char bytes[kBytes] = {};
+
+  template <typename T>
+  static AttrPayload Of(T value) {
+    static_assert(sizeof(T) <= kBytes, "payload");
+    AttrPayload payload;
+    std::memcpy(payload.bytes, &value, sizeof(value));
+    return payload;
+  }
+
+  uint64_t U64() const {
+    uint64_t value = 0;
+    std::memcpy(&value, bytes, sizeof(value));
+    return value;
+  }
+};
+
+long DeviceAttr(int fd, unsigned long request, uint32_t group, uint64_t attr, AttrPayload* payload) {
   kvm_device_attr device_attr{};
   device_attr.group = group;
   device_attr.attr = attr;
-  device_attr.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(payload));
+  device_attr.addr = payload == nullptr ? 0 : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(payload->bytes));
   return Ioctl(fd, request, &device_attr);
 }
 
@@ -69,8 +96,9 @@ napi_value SetDeviceAttrNone(napi_env env, napi_callback_info info) {
 napi_value SetDeviceAttrU64(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "setDeviceAttrU64");
   AttrCall attr;
-  uint64_t payload = 0;
-  if (!attr.Read(call) || !call.U64(3, &payload)) return nullptr;
+  uint64_t value = 0;
+  if (!attr.Read(call) || !call.U64(3, &value)) return nullptr;
+  AttrPayload payload = AttrPayload::Of(value);
   return call.Number(DeviceAttr(attr.fd, KVM_SET_DEVICE_ATTR, attr.group, attr.attr, &payload));
 }
 
@@ -79,8 +107,9 @@ napi_value SetDeviceAttrU64(napi_env env, napi_callback_info info) {
 napi_value SetDeviceAttrFd(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "setDeviceAttrFd");
   AttrCall attr;
-  int32_t payload = -1;
-  if (!attr.Read(call) || !call.Int32(3, &payload)) return nullptr;
+  int32_t payload_fd = -1;
+  if (!attr.Read(call) || !call.Int32(3, &payload_fd)) return nullptr;
+  AttrPayload payload = AttrPayload::Of(payload_fd);
   return call.Number(DeviceAttr(attr.fd, KVM_SET_DEVICE_ATTR, attr.group, attr.attr, &payload));
 }
 
@@ -88,8 +117,9 @@ napi_value SetDeviceAttrFd(napi_env env, napi_callback_info info) {
 napi_value SetSpaprTce(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "setSpaprTce");
   int fd = call.OwnedFd(0);
-  kvm_vfio_spapr_tce payload{};
-  if (fd < 0 || !call.Int32(1, &payload.groupfd) || !call.Int32(2, &payload.tablefd)) return nullptr;
+  kvm_vfio_spapr_tce link{};
+  if (fd < 0 || !call.Int32(1, &link.groupfd) || !call.Int32(2, &link.tablefd)) return nullptr;
+  AttrPayload payload = AttrPayload::Of(link);
   return call.Number(DeviceAttr(fd, KVM_SET_DEVICE_ATTR, KVM_DEV_VFIO_GROUP, KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE, &payload));
 }
 
@@ -99,9 +129,9 @@ napi_value GetDeviceAttrU64(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "getDeviceAttrU64");
   AttrCall attr;
   if (!attr.Read(call)) return nullptr;
-  uint64_t payload = 0;
+  AttrPayload payload;
   long result = DeviceAttr(attr.fd, KVM_GET_DEVICE_ATTR, attr.group, attr.attr, &payload);
-  return result < 0 ? call.Number(result) : call.BigInt(payload);
+  return result < 0 ? call.Number(result) : call.BigInt(payload.U64());
 }
 
 const FunctionSpec kFunctions[] = {

@@ -86,8 +86,11 @@ napi_value WrapMapping(NativeCall& call, void* address, size_t length) {
   napi_value pair;
   MappingRef* buffer_ref = new MappingRef(mapping);
   if (napi_create_external_arraybuffer(env, address, length, DeleteBufferRef, buffer_ref, &buffer) != napi_ok) {
-    delete buffer_ref;
-    return nullptr;  // the mapping is unmapped when `mapping` goes out of scope
+    // Node has taken buffer_ref: a failure after the argument checks (e.g. a length above the
+    // largest ArrayBuffer, 4 GiB on Node 18/20) still runs DeleteBufferRef, from an immediate.
+    // Deleting it here as well was a double free. The RangeError Node left pending is thrown,
+    // and the mapping is unmapped when that finalizer drops the last reference.
+    return nullptr;
   }
   napi_create_object(env, &handle);
   napi_type_tag_object(env, handle, &kMappingTag);

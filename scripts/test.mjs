@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // npm test: tsc; the API docs (TypeDoc validation: every export documented); packaging (both
 // prebuilds, then `npm pack` into .cache/pack/); the host suite (vitest, real syscalls on this machine,
-// and the packed tarball installed without a compiler); then the POWER suite inside the emulated POWER
-// host (node:test on a real ppc64le kernel, also running the unpacked tarball), provisioning what is
-// missing. A suite that cannot run here (not root, no package access) prints why and counts as
-// skipped, never as passed. Ends with one line "N passed, N failed" over every suite, also written to
+// and the packed tarball installed without a compiler); the host suite again with the addon built
+// with ASan + UBSan (scripts/asan.mjs); then the POWER suite inside the emulated POWER host (node:test
+// on a real ppc64le kernel, also running the unpacked tarball), provisioning what is missing. A suite
+// that cannot run here (not root, no package access) prints why and counts as skipped, never as
+// passed. Ends with one line "N passed, N failed" over every suite, also written to
 // .cache/test-results/summary.json for .ci/run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,15 @@ function hostSuite() {
   return { name: 'host', passed: json.numPassedTests, failed, skipped: json.numPendingTests + json.numTodoTests, seconds };
 }
 
+function asanSuite() {
+  banner('host suite under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/asan.mjs)');
+  const report = join(resultsDir, 'asan.json');
+  const { status, seconds } = run(process.execPath, [join(root, 'scripts', 'asan.mjs'), '--report', report]);
+  if (!existsSync(report)) return { name: 'ASan', passed: 0, failed: 1, skipped: 0, seconds, note: `scripts/asan.mjs exited ${status} without a report` };
+  const result = JSON.parse(readFileSync(report, 'utf8'));
+  return { name: 'ASan', passed: result.passed, failed: result.failed, skipped: result.skipped, seconds, note: result.note };
+}
+
 /** A count from node:test's TAP summary ("# pass 12"), or NaN when the summary is missing. */
 function tapCount(text, label) {
   const match = text.match(new RegExp(`^# ${label} (\\d+)$`, 'm'));
@@ -107,6 +117,7 @@ if (!buildTypeScript()) {
   const packaging = packageStep();
   suites.push(packaging.suite);
   suites.push(hostSuite());
+  suites.push(asanSuite());
   if (process.env.KVM_VFIO_SPAPR_SKIP_POWER === '1') {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: KVM_VFIO_SPAPR_SKIP_POWER=1' });
   } else if (!packaging.ppc64) {

@@ -1,6 +1,9 @@
 // Bad arguments throw TypeError / RangeError with Node's codes before any syscall.
 import { describe, expect, it } from 'vitest';
-import { Kvm } from '../dist/index.js';
+import {
+  Kvm, type ProbeOptions, type ProbeReport, Vm, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices, probe,
+  traceSyscalls, verdictLine,
+} from '../dist/index.js';
 import { FdProbe } from '../dist/internal/bench-probe.js';
 import { tracingSyscalls } from './helpers.js';
 
@@ -52,5 +55,51 @@ describe('argument validation before any syscall', () => {
     expect((error as Error).message).toBe('The value of "fd" is out of range. It must be >= 0 && <= 2147483647. Received -1');
     const { error: typeError } = await tracingSyscalls(() => Kvm.open(7 as unknown as string));
     expect((typeError as Error).message).toBe('The "path" argument must be of type string. Received type number (7)');
+  });
+});
+
+describe('helper functions check their arguments too', () => {
+  it.each([
+    ['capabilityName(-1)', () => capabilityName(-1), RangeError],
+    ['capabilityName(Object.create(null))', () => capabilityName(Object.create(null) as number), TypeError],
+    ['errnoName(1.5)', () => errnoName(1.5), RangeError],
+    ["errnoName('length')", () => errnoName('length' as unknown as number), TypeError],
+    ['findHint(request, 7, code)', () => findHint('open', 7 as unknown as string[], 'ENOENT'), TypeError],
+    ['findHint(Symbol(), [], code)', () => findHint(Symbol('x') as unknown as string, [], 'ENOENT'), TypeError],
+    ['iommuGroupDevices(Symbol())', () => iommuGroupDevices(Symbol('x') as unknown as number), TypeError],
+    ['iommuGroupDevices(-1)', () => iommuGroupDevices(-1), RangeError],
+    ['devicesBlockingViability(1, 5)', () => devicesBlockingViability(1, 5 as unknown as string), TypeError],
+    ['probe(null)', () => probe(null as unknown as ProbeOptions), TypeError],
+    ['probe({ kvmPath: 7 })', () => probe({ kvmPath: 7 as unknown as string }), TypeError],
+    ['verdictLine({})', () => verdictLine({} as ProbeReport), TypeError],
+  ])('%s throws before any syscall', (_name, call, type) => {
+    const { error, syscalls } = traceSyscalls(call);
+    expect(error).toBeInstanceOf(type);
+    expect(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_VALUE']).toContain((error as NodeJS.ErrnoException).code);
+    expect(syscalls).toEqual([]);
+  });
+
+  it('errnoName still names errnos, and findHint still finds rows', () => {
+    expect(errnoName(2)).toBe('ENOENT');
+    expect(errnoName(4095)).toBe('E4095');
+    expect(findHint('open', ['kvm'], 'ENOENT')?.hint).toContain('/dev/kvm');
+  });
+});
+
+describe('Vm.fromFd', () => {
+  it.each([
+    [-1, RangeError, 'ERR_OUT_OF_RANGE'],
+    ['3', TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ])('refuses fd %j before any syscall', (fd, type, code) => {
+    const { error, syscalls } = traceSyscalls(() => Vm.fromFd(fd as number, undefined as never));
+    expect(error).toBeInstanceOf(type);
+    expect((error as NodeJS.ErrnoException).code).toBe(code);
+    expect(syscalls).toEqual([]);
+  });
+
+  it('needs a Kvm parent', () => {
+    const { error, syscalls } = traceSyscalls(() => Vm.fromFd(0, {} as never));
+    expect((error as NodeJS.ErrnoException).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(syscalls).toEqual([]);
   });
 });

@@ -9,7 +9,10 @@ const indexUrl = new URL('../dist/index.js', import.meta.url).href;
 
 describe('addon loader', () => {
   it('tries the newer of prebuilds/linux-<arch>/ and build/Release first, then build/Debug', () => {
+    const override = process.env[ADDON_OVERRIDE_ENV]; // set by npm run test:asan
+    delete process.env[ADDON_OVERRIDE_ENV];
     const candidates = addonCandidates();
+    if (override !== undefined) process.env[ADDON_OVERRIDE_ENV] = override;
     const prebuild = candidates.findIndex((path) => path.includes(`/prebuilds/linux-${process.arch}/`));
     const release = candidates.findIndex((path) => path.endsWith('/build/Release/kvm_vfio_spapr.node'));
     expect(prebuild).toBeGreaterThanOrEqual(0);

@@ -20,7 +20,7 @@ export function kernelTaint() {
 export const TAINT_AT_START = kernelTaint();
 
 /** Open fds of this process (excluding the directory fd used to list them). */
-export function openFdCount() {
+export function openFds() {
   return readdirSync('/proc/self/fd').filter((fd) => {
     try {
       readlinkSync(`/proc/self/fd/${fd}`);
@@ -28,7 +28,18 @@ export function openFdCount() {
     } catch {
       return false;
     }
-  }).length;
+  }).map(Number);
+}
+
+export function openFdCount() {
+  return openFds().length;
+}
+
+/** Runs `fn`; returns its result and the fd numbers that appeared meanwhile (those of the objects it made). */
+export function fdsOpenedBy(fn) {
+  const before = new Set(openFds());
+  const result = fn();
+  return { result, fds: openFds().filter((fd) => !before.has(fd)) };
 }
 
 /**

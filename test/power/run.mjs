@@ -1,14 +1,18 @@
 // Runs every test/power/*.test.mjs in this one Node process (Node start-up costs ~5 s in the emulated guest,
 // so no process per file). node:test prints TAP when stdout is not a terminal, ending with "# pass N" and
 // "# fail N"; the exit code is 1 when a test failed.
-//   Inside the guest: scripts/power-host/run.sh -- node test/power/run.mjs
+//   Inside the guest: scripts/power-host/run.sh -- node test/power/run.mjs [NAME...]
+// With NAMEs, only the files whose names contain one of them run (zz-kernel-warn.test.mjs, which
+// checks that nothing before it made the kernel WARN, always runs last).
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const filters = process.argv.slice(2);
 const files = readdirSync(here)
   .filter((name) => name.endsWith('.test.mjs'))
+  .filter((name) => filters.length === 0 || name.startsWith('zz-') || filters.some((filter) => name.includes(filter)))
   .sort();
 
 if (files.length === 0) {

@@ -2,7 +2,7 @@
 // (drivers/vfio/vfio_iommu_spapr_tce.c tce_iommu_ioctl, drivers/vfio/group.c), kernel-abi.md §4.6.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize } from '../../dist/index.js';
+import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize, traceSyscalls } from '../../dist/index.js';
 import { DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 function v2Container(groupNumber = GROUP_TESTDEV) {
@@ -131,6 +131,28 @@ describe('VFIO sPAPR on the emulated POWER host', () => {
     assert.equal(device.readConfig(0, 2), 0x1b36); // vendor: Red Hat (pci-testdev)
     assert.equal(device.readConfig(2, 2), 0x0005);
     expectKvmError(() => setup.group.getDeviceFd('0009:00:00.0'), { code: 'ENODEV', request: 'VFIO_GROUP_GET_DEVICE_FD' });
+  }));
+
+  it('checks region accesses and device names before any syscall (fuzzing found GET_REGION_INFO issued first)', () => scoped((use) => {
+    const setup = use(v2Container());
+    const device = use(setup.group.getDeviceFd(DEVICE_TESTDEV));
+    const refused = [
+      [() => device.read(7, 0n, 3), TypeError, 'ERR_INVALID_ARG_VALUE'],
+      [() => device.read(7, 2n ** 64n, 4), RangeError, 'ERR_OUT_OF_RANGE'],
+      [() => device.read(99, 0n, 2.5), RangeError, 'ERR_OUT_OF_RANGE'],
+      [() => device.write(7, -1n, 4, 0n), RangeError, 'ERR_OUT_OF_RANGE'],
+      [() => device.write(7, 0n, 2, 1n << 16n), RangeError, 'ERR_OUT_OF_RANGE'],
+      [() => device.writeConfig(0, 2.5, 0), RangeError, 'ERR_OUT_OF_RANGE'],
+      [() => setup.group.getDeviceFd('a'.repeat(80)), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    ];
+    for (const [call, type, code] of refused) {
+      const { error, syscalls } = traceSyscalls(call);
+      assert.ok(error instanceof type, `${call}: ${error}`);
+      assert.equal(error.code, code, error.message);
+      assert.deepEqual(syscalls, [], `${call} issued no syscall`);
+    }
+    const { error } = traceSyscalls(() => device.read(7, 0xfffn, 4)); // valid arguments, beyond the region the kernel reports
+    assert.ok(error instanceof RangeError && error.code === 'ERR_OUT_OF_RANGE', String(error));
   }));
 
   it('refuses calls on closed containers and groups without a syscall', () => scoped((use) => {

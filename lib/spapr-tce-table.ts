@@ -71,9 +71,14 @@ export class SpaprTceTable extends FdObject {
   /** The TCE at `index` (0-based within the window: (ioba >> pageShift) - offset). */
   read(index: bigint | number): bigint {
     const entries = this.view('read');
+    if (typeof index === 'number') {
+      // The hot path (a VMM polling TCEs): no BigInt round trip for a Number index.
+      if (!Number.isInteger(index)) throw usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is not an integer`);
+      if (index < 0 || index >= entries.length) throw this.outside(index);
+      return entries[index]!;
+    }
     const position = typeof index === 'bigint' ? index : BigInt(index);
-    if (typeof index === 'number' && !Number.isSafeInteger(index)) throw usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is not an integer`);
-    if (position < 0n || position >= this.size) throw usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is outside the table (0..${this.size - 1n})`);
+    if (position < 0n || position >= this.size) throw this.outside(index);
     return entries[Number(position)]!;
   }
 
@@ -87,6 +92,10 @@ export class SpaprTceTable extends FdObject {
     checkBigU64('ioba', ioba);
     const index = (ioba >> BigInt(this.pageShift)) - this.offset;
     return index >= 0n && index < this.size ? this.read(index) : undefined;
+  }
+
+  private outside(index: bigint | number): Error {
+    return usageError('ERR_OUT_OF_RANGE', this.target, `index ${index} is outside the table (0..${this.size - 1n})`);
   }
 
   protected override beforeClose(): void {

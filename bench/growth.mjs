@@ -4,7 +4,7 @@
 import { openSync, closeSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { slope, slopeStandardError } from './measure.mjs';
+import { robustSlope } from './measure.mjs';
 
 const SAMPLES = 20;
 
@@ -31,8 +31,8 @@ function nowMs() {
 /**
  * Runs kind.cycle() `cycles` times, or as many as fit `budgetMs` when that is smaller (timed on 10
  * calibration cycles), after a warm-up of 5% of that count; samples RSS, V8 heap and fds SAMPLES
- * times, the event loop turning at each sample as it does in a real program. Returns the
- * least-squares slopes per cycle.
+ * times, the event loop turning at each sample as it does in a real program. Returns the slopes
+ * per cycle (Theil–Sen: robust to the steps in which heaps grow).
  */
 export async function measureGrowth(kind, { cycles, budgetMs = Infinity }) {
   const calibration = 10;
@@ -66,10 +66,10 @@ export async function measureGrowth(kind, { cycles, budgetMs = Infinity }) {
     limitedByBudget: count < cycles,
     seconds,
     msPerCycle: (seconds * 1000) / count,
-    rssBytesPerCycle: slope(xs, rss),
-    heapBytesPerCycle: slope(xs, heap),
-    heapSlopeError: slopeStandardError(xs, heap),
-    fdsPerCycle: slope(xs, fds),
+    rssBytesPerCycle: robustSlope(xs, rss),
+    heapBytesPerCycle: robustSlope(xs, heap),
+    fdsPerCycle: robustSlope(xs, fds),
+    fdsChange: fds.at(-1) - first.fds,
     rssStartBytes: first.rss,
     rssEndBytes: rss.at(-1),
     fdsStart: first.fds,

@@ -57,20 +57,19 @@ export function slope(xs, ys) {
   return denominator === 0 ? 0 : numerator / denominator;
 }
 
-/** The standard error of that slope (how much of it noise alone could give). */
-export function slopeStandardError(xs, ys) {
-  const n = xs.length;
-  if (n < 3) return Infinity;
-  const b = slope(xs, ys);
-  const meanX = xs.reduce((sum, x) => sum + x, 0) / n;
-  const meanY = ys.reduce((sum, y) => sum + y, 0) / n;
-  let residuals = 0;
-  let spread = 0;
-  for (let i = 0; i < n; i += 1) {
-    residuals += (ys[i] - meanY - b * (xs[i] - meanX)) ** 2;
-    spread += (xs[i] - meanX) ** 2;
+/**
+ * The Theil–Sen slope: the median of the slopes between every pair of points. A V8 heap or RSS
+ * series moves in steps (a space grows by a page range at a GC); the median ignores those steps,
+ * where least squares follows them.
+ */
+export function robustSlope(xs, ys) {
+  const slopes = [];
+  for (let i = 0; i < xs.length; i += 1) {
+    for (let j = i + 1; j < xs.length; j += 1) {
+      if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
+    }
   }
-  return Math.sqrt(residuals / (n - 2) / spread);
+  return slopes.length ? median(slopes) : 0;
 }
 
 /** The exponent k of y ≈ c·x^k (log-log least squares): 1 is linear, below 1 sublinear. */

@@ -11,13 +11,14 @@ export function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** rows: [{ name, calls, run(calls) }]; returns Map name -> median ns per call. */
+/** rows: [{ id (or name), calls, run(calls) }]; returns Map id -> median ns per call. */
 export function measureInterleaved(rows, { rounds = 7, warmupRounds = 2 } = {}) {
-  const samples = new Map(rows.map((row) => [row.name, []]));
+  const key = (row) => row.id ?? row.name;
+  const samples = new Map(rows.map((row) => [key(row), []]));
   for (let round = 0; round < warmupRounds + rounds; round += 1) {
     for (const row of rows) {
       const value = nsPerCall(row.run, row.calls);
-      if (round >= warmupRounds) samples.get(row.name).push(value);
+      if (round >= warmupRounds) samples.get(key(row)).push(value);
     }
   }
   return new Map([...samples].map(([name, values]) => [name, median(values)]));
@@ -40,4 +41,38 @@ export function loop(fn) {
   return (calls) => {
     for (let i = 0; i < calls; i += 1) fn();
   };
+}
+
+/** Least-squares slope of ys over xs (e.g. bytes of RSS per cycle). */
+export function slope(xs, ys) {
+  const n = xs.length;
+  const meanX = xs.reduce((sum, x) => sum + x, 0) / n;
+  const meanY = ys.reduce((sum, y) => sum + y, 0) / n;
+  let numerator = 0;
+  let denominator = 0;
+  for (let i = 0; i < n; i += 1) {
+    numerator += (xs[i] - meanX) * (ys[i] - meanY);
+    denominator += (xs[i] - meanX) ** 2;
+  }
+  return denominator === 0 ? 0 : numerator / denominator;
+}
+
+/**
+ * The Theil–Sen slope: the median of the slopes between every pair of points. A V8 heap or RSS
+ * series moves in steps (a space grows by a page range at a GC); the median ignores those steps,
+ * where least squares follows them.
+ */
+export function robustSlope(xs, ys) {
+  const slopes = [];
+  for (let i = 0; i < xs.length; i += 1) {
+    for (let j = i + 1; j < xs.length; j += 1) {
+      if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
+    }
+  }
+  return slopes.length ? median(slopes) : 0;
+}
+
+/** The exponent k of y ≈ c·x^k (log-log least squares): 1 is linear, below 1 sublinear. */
+export function growthExponent(xs, ys) {
+  return slope(xs.map(Math.log), ys.map(Math.log));
 }

@@ -1,178 +1,126 @@
 #!/usr/bin/env node
-// npm run bench: ns per call of a cheap real ioctl (FIONREAD on a pipe) and of the error path
-// (ENOTTY: FIONREAD on /dev/null), for the in-process floor, a separate C program, this library's
-// call path, koffi and ffi-napi, all in one run. Prints a table and writes bench/results.json.
+// npm run bench: the whole performance report in one run (issue 6).
+//   1. x86 host, per call: the hot calls through the public API (FIONREAD twins), the in-process
+//      floor, a separate C program, koffi, ffi-napi, pure-JS errors          (host-calls.mjs)
+//   2. x86 host: user-space instructions per call under callgrind              (callgrind.mjs)
+//   3. x86 host: RSS and fds over 100k create/close cycles per object kind     (growth.mjs)
+//   4. the emulated POWER host, booted once: real KVM calls and a static C program, attach +
+//      detach cost and syscalls, event-loop delay, growth, scaling             (guest.mjs)
+// Prints one table, writes bench/results.json (rows: name, nsPerCall, overheadNs, ...) and
+// bench/results.svg. Options: --host-only (skip the emulated host), --guest-results FILE (reuse a
+// guest run instead of booting one).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
 const cacheDir = join(root, '.cache', 'bench');
-const CALLS = 20_000;
-const FLOOR_BATCH = 1_000;
+const args = process.argv.slice(2);
+const hostOnly = args.includes('--host-only');
+const reusedGuest = args.includes('--guest-results') ? args[args.indexOf('--guest-results') + 1] : undefined;
+const GUEST_MEMORY = '4G';
+const GUEST_EXTRA_GROUPS = '14'; // groups 4..17: 16 viable groups with 1 and 2
+const GUEST_TIMEOUT_S = 2400;
 
-const { requestNumbers, KvmVfioError } = await import(join(root, 'dist', 'index.js'));
-const { FdProbe } = await import(join(root, 'dist', 'internal', 'bench-probe.js'));
-const FIONREAD = requestNumbers.FIONREAD;
-
-function ensurePeersInstalled() {
-  if (existsSync(join(benchDir, 'node_modules', 'koffi')) && existsSync(join(benchDir, 'node_modules', 'ffi-napi'))) return undefined;
-  console.error('bench: installing the FFI peers into bench/node_modules (ffi-napi with its FFI_NAPI=1 workaround)...');
-  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
-    cwd: benchDir,
-    env: { ...process.env, FFI_NAPI: '1' },
-    encoding: 'utf8',
-  });
-  return result.status === 0 ? undefined : `npm install failed: ${(result.stderr || '').trim().split('\n').slice(-2).join(' ')}`;
+function otherQemus() {
+  const result = spawnSync('pgrep', ['-c', 'qemu-system'], { encoding: 'utf8' });
+  return Number((result.stdout || '0').trim()) || 0;
 }
 
-function compileCProgram() {
-  mkdirSync(cacheDir, { recursive: true });
-  const binary = join(cacheDir, 'ioctl_loop');
-  execFileSync('gcc', ['-O2', '-o', binary, join(benchDir, 'c', 'ioctl_loop.c')]);
+function conditions(phase) {
+  return { [`load${phase}`]: loadavg().map((value) => Number(value.toFixed(2))), [`qemuProcesses${phase}`]: otherQemus() };
+}
+
+function checkAddon() {
+  try {
+    execFileSync(process.execPath, ['-e', `import(${JSON.stringify(join(root, 'dist', 'native.js'))}).then(({ native }) => { if (typeof native.twinCheckExtension !== 'function') process.exit(3); })`], { stdio: 'pipe' });
+  } catch {
+    console.error('bench: the built addon or dist/ is missing or older than the sources: run npm run build:addon (or npm install) first');
+    process.exit(1);
+  }
+}
+
+function hostGrowth() {
+  console.error('bench: growth on the host (100,000 create/close cycles per kind)...');
+  const child = spawnSync(process.execPath, ['--expose-gc', join(benchDir, 'growth.mjs'), '100000'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  try {
+    return JSON.parse(child.stdout.trim().split('\n').pop());
+  } catch {
+    return { reason: `growth run failed: ${(child.stderr || '').trim().split('\n').slice(-1)[0]}` };
+  }
+}
+
+function buildForGuest() {
+  const binary = join(cacheDir, 'kvm_calls-ppc64le');
+  execFileSync('powerpc64le-linux-gnu-gcc', ['-O2', '-static', '-o', binary, join(benchDir, 'c', 'kvm_calls.c')]);
+  execFileSync('bash', [join(root, 'scripts', 'build-ppc64.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   return binary;
 }
 
-function runCProgram(binary, mode) {
-  const samples = [];
-  for (let i = 0; i < 5; i += 1) samples.push(Number(execFileSync(binary, [mode, String(CALLS), '7'], { encoding: 'utf8' })));
-  return samples.sort((a, b) => a - b)[2];
+/**
+ * koffi's linux-ppc64 build for the guest, the same version as bench/'s own, in
+ * .cache/bench/guest-peers (npm install --cpu=ppc64 --os=linux; never committed). Returns the
+ * directory, or undefined when it cannot be had.
+ */
+function installGuestKoffi() {
+  const dir = join(cacheDir, 'guest-peers');
+  const version = JSON.parse(readFileSync(join(benchDir, 'package.json'), 'utf8')).dependencies.koffi;
+  if (existsSync(join(dir, 'node_modules', '@koromix', 'koffi-linux-ppc64'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{ "name": "kvm-vfio-spapr-guest-peers", "private": true }\n');
+  console.error(`bench: installing koffi ${version}'s linux-ppc64 build for the emulated POWER host...`);
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--cpu=ppc64', '--os=linux', `koffi@${version}`], { cwd: dir, encoding: 'utf8' });
+  return result.status === 0 && existsSync(join(dir, 'node_modules', '@koromix', 'koffi-linux-ppc64')) ? dir : undefined;
 }
 
-function makeFifo(dir) {
-  const path = join(dir, 'bench.fifo');
-  execFileSync('mkfifo', [path]);
-  return path;
-}
-
-async function loadKoffi() {
+/** Boots the emulated POWER host once and runs guest.mjs; returns its results or { reason }. */
+function runGuest() {
+  if (reusedGuest) return JSON.parse(readFileSync(reusedGuest, 'utf8'));
+  if (hostOnly) return { reason: 'skipped (--host-only)' };
+  let binary;
   try {
-    const { loadKoffiIoctl } = await import('./peers/koffi.mjs');
-    return { peer: loadKoffiIoctl(FIONREAD) };
+    binary = buildForGuest();
   } catch (error) {
-    return { reason: `koffi could not load: ${error.message.split('\n')[0]}` };
+    return { reason: `could not build for ppc64le: ${String(error.message).split('\n')[0]}` };
   }
-}
-
-function runFfiNapi(fifoPath) {
-  const child = spawnSync(process.execPath, [join(benchDir, 'peers', 'ffi-napi-child.mjs'), fifoPath, String(FIONREAD), String(CALLS / 10)], {
+  const koffiDir = installGuestKoffi();
+  const out = join(cacheDir, 'guest-results.json');
+  const log = join(cacheDir, 'guest-run.log');
+  console.error(`bench: booting the emulated POWER host (${GUEST_MEMORY}, ${Number(GUEST_EXTRA_GROUPS) + 2} viable VFIO groups); about 5 minutes; console in ${relative(root, log)}...`);
+  const run = spawnSync('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--timeout', String(GUEST_TIMEOUT_S), '--',
+    'node', '--expose-gc', 'bench/guest.mjs', relative(root, out), relative(root, binary), ...(koffiDir ? [relative(root, koffiDir)] : [])], {
+    cwd: root,
+    env: { ...process.env, POWER_HOST_MEMORY: GUEST_MEMORY, POWER_HOST_EXTRA_GROUPS: GUEST_EXTRA_GROUPS },
     encoding: 'utf8',
-    timeout: 300_000,
+    maxBuffer: 256 << 20,
   });
-  const line = (child.stdout || '').trim().split('\n').pop();
-  try {
-    return JSON.parse(line);
-  } catch {
-    return { reason: `ffi-napi could not run: ${(child.stderr || child.error?.message || 'no output').trim().split('\n')[0]}` };
-  }
+  writeFileSync(log, `${run.stdout ?? ''}${run.stderr ?? ''}`);
+  const reasons = { 77: 'the emulated POWER host cannot be provisioned here (not root, or packages unavailable)', 124: 'the emulated POWER host timed out', 125: 'the emulated POWER host failed (infrastructure)' };
+  if (!existsSync(out) || reasons[run.status]) return { reason: reasons[run.status] ?? `the guest run wrote no results (exit ${run.status}; see ${relative(root, log)})` };
+  return JSON.parse(readFileSync(out, 'utf8'));
 }
 
-function pureJsError() {
-  const error = new Error('ioctl FIONREAD failed: errno 25');
-  error.errno = -25;
-  error.code = 'ENOTTY';
-  error.syscall = 'ioctl';
-  throw error;
-}
+mkdirSync(cacheDir, { recursive: true });
+checkAddon();
+const { buildRows, printTable } = await import('./report.mjs');
+const { renderChart } = await import('./chart.mjs');
+const { compileCProgram, ensurePeersInstalled, measureHostCalls } = await import('./host-calls.mjs');
+const { measureInstructions } = await import('./callgrind.mjs');
 
-const installProblem = ensurePeersInstalled();
-const workDir = mkdtempSync(join(tmpdir(), 'kvm-vfio-spapr-bench-'));
-const fifoPath = makeFifo(workDir);
-const fifoFd = openSync(fifoPath, 'r+');
-const nullFd = openSync('/dev/null', 'r');
-const pipeProbe = FdProbe.adopt(fifoFd);
-const nullProbe = FdProbe.adopt(nullFd);
-const koffi = installProblem ? { reason: installProblem } : await loadKoffi();
+const started = { date: new Date().toISOString(), node: process.version, host: `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`, ...conditions('AtStart') };
+const peersProblem = ensurePeersInstalled();
+const host = await measureHostCalls({ peersProblem });
+const instructions = measureInstructions({ cBinary: compileCProgram(), peersProblem });
+const growth = hostGrowth();
+const guest = runGuest();
+const runConditions = { ...started, ...conditions('AtEnd'), guest: guest.reason ?? `Node ${guest.node} ${guest.arch}, ${guest.startedAt} → ${guest.finishedAt}` };
 
-const NAMES = {
-  floor: 'floor (in-process batch of 1,000), FIONREAD on a pipe',
-  c: 'C program (separate process), FIONREAD on a pipe',
-  lib: 'kvm-vfio-spapr call path, FIONREAD on a pipe',
-  koffi: 'koffi ioctl, FIONREAD on a pipe',
-  ffi: 'ffi-napi ioctl, FIONREAD on a pipe',
-  errorFloor: 'floor (in-process batch of 1,000), ENOTTY on /dev/null',
-  errorC: 'C program (separate process), ENOTTY on /dev/null',
-  errorLib: 'kvm-vfio-spapr error path: KvmVfioError thrown and caught (ENOTTY)',
-  errorLibNoStack: 'kvm-vfio-spapr error path, KvmVfioError.stackFrames = 0',
-  errorKoffi: 'koffi error path: errno read, Error built in JS, thrown and caught',
-  errorFfi: 'ffi-napi error path: errno read, Error built in JS, thrown and caught',
-  pureJs: 'pure-JS Error created, thrown and caught (no syscall)',
-};
-
-const rows = [
-  { name: NAMES.floor, calls: CALLS, run: (calls) => { for (let i = 0; i < calls / FLOOR_BATCH; i += 1) pipeProbe.floor(FLOOR_BATCH); } },
-  { name: NAMES.lib, calls: CALLS, run: loop(() => pipeProbe.readableBytes()) },
-  { name: NAMES.errorFloor, calls: CALLS, run: (calls) => { for (let i = 0; i < calls / FLOOR_BATCH; i += 1) nullProbe.floor(FLOOR_BATCH); } },
-  { name: NAMES.errorLib, calls: CALLS / 4, run: throwingLoop(() => nullProbe.readableBytes()) },
-  { name: NAMES.pureJs, calls: CALLS / 4, run: throwingLoop(pureJsError) },
-  {
-    name: NAMES.errorLibNoStack,
-    calls: CALLS / 4,
-    run: (calls) => {
-      KvmVfioError.stackFrames = 0;
-      throwingLoop(() => nullProbe.readableBytes())(calls);
-      KvmVfioError.stackFrames = undefined;
-    },
-  },
-];
-if (koffi.peer) {
-  rows.push({ name: NAMES.koffi, calls: CALLS, run: loop(() => koffi.peer.success(fifoFd)) });
-  rows.push({ name: NAMES.errorKoffi, calls: CALLS / 4, run: throwingLoop(() => koffi.peer.failure(nullFd)) });
-}
-
-console.error('bench: measuring (interleaved rounds, median of 7)...');
-const measured = measureInterleaved(rows);
-const cBinary = compileCProgram();
-measured.set(NAMES.c, runCProgram(cBinary, 'pipe'));
-measured.set(NAMES.errorC, runCProgram(cBinary, 'enotty'));
-const ffi = installProblem ? { reason: installProblem } : runFfiNapi(fifoPath);
-if (ffi.successNs) {
-  measured.set(NAMES.ffi, ffi.successNs);
-  measured.set(NAMES.errorFfi, ffi.failureNs);
-}
-
-pipeProbe.close();
-nullProbe.close();
-closeSync(fifoFd);
-closeSync(nullFd);
-rmSync(workDir, { recursive: true, force: true });
-
-const floor = measured.get(NAMES.floor);
-const errorFloor = measured.get(NAMES.errorFloor);
-const order = [NAMES.floor, NAMES.c, NAMES.lib, NAMES.koffi, NAMES.ffi, NAMES.errorFloor, NAMES.errorC, NAMES.errorLib, NAMES.errorLibNoStack, NAMES.errorKoffi, NAMES.errorFfi, NAMES.pureJs];
-const successRows = new Set([NAMES.floor, NAMES.c, NAMES.lib, NAMES.koffi, NAMES.ffi]);
-const results = order.map((name) => {
-  const ns = measured.get(name);
-  if (ns === undefined) {
-    const reason = name.startsWith('koffi') ? koffi.reason : ffi.reason;
-    return { name, nsPerCall: null, overheadNs: null, note: reason ?? 'not measured' };
-  }
-  const base = name === NAMES.pureJs ? 0 : successRows.has(name) ? floor : errorFloor;
-  return { name, nsPerCall: Math.round(ns), overheadNs: Math.round(ns - base) };
-});
-
-const libNs = measured.get(NAMES.lib);
-const errorBudget = measured.get(NAMES.pureJs) + errorFloor;
-const targets = [
-  { target: 'success ≤ 1.2 × floor', value: libNs / floor, limit: 1.2 },
-  ...(koffi.peer ? [{ target: 'success < koffi', value: libNs / measured.get(NAMES.koffi), limit: 1 }] : []),
-  { target: 'error path ≤ 1.25 × (pure-JS Error + floor)', value: measured.get(NAMES.errorLib) / errorBudget, limit: 1.25 },
-  { target: 'error path, stackFrames 0, ≤ 1.25 × (pure-JS Error + floor)', value: measured.get(NAMES.errorLibNoStack) / errorBudget, limit: 1.25 },
-];
-
-const width = Math.max(...results.map((row) => row.name.length));
-console.log(`${'row'.padEnd(width)}  ${'ns/call'.padStart(9)}  ${'overhead'.padStart(9)}`);
-for (const row of results) {
-  const value = row.nsPerCall === null ? `(${row.note})` : `${String(row.nsPerCall).padStart(9)}  ${String(row.overheadNs).padStart(9)}`;
-  console.log(`${row.name.padEnd(width)}  ${value}`);
-}
-console.log('\noverhead = ns/call − the floor of the same kind (success rows: pipe floor; error rows: ENOTTY floor; pure-JS: no syscall).');
-for (const { target, value, limit } of targets) {
-  console.log(`${value <= limit ? 'met ' : 'MISSED'}  ${target}: ${value.toFixed(3)}`);
-}
-writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-console.log(`\nwrote ${join('bench', 'results.json')}`);
+const rows = buildRows({ host, instructions, hostGrowth: growth, guest, conditions: runConditions });
+console.log(`npm run bench — ${runConditions.date}, ${runConditions.host}, Node ${runConditions.node}; load ${runConditions.loadAtStart.join(' ')} → ${runConditions.loadAtEnd.join(' ')}, qemu processes ${runConditions.qemuProcessesAtStart} → ${runConditions.qemuProcessesAtEnd} (ours included); guest: ${runConditions.guest}`);
+printTable(rows);
+writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
+writeFileSync(join(benchDir, 'results.svg'), renderChart(rows));
+console.log('\nwrote bench/results.json and bench/results.svg');

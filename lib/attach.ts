@@ -277,7 +277,7 @@ class Attacher {
 
   container(group: VfioGroup): VfioContainer {
     this.step = AttachStep.CONTAINER;
-    const container = group.container ?? this.plan.container ?? this.own(VfioContainer.open(), true);
+    const container = group.container ?? this.plan.container ?? this.own(VfioContainer.openForAttach(), true);
     this.releases.push(acquireStep(group, 'container', () => {
       if (group.container) return undefined;
       group.setContainer(container);

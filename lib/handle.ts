@@ -53,7 +53,14 @@ export abstract class FdObject implements Disposable {
   readonly target: Target;
 
   static {
-    readFd = (object, method) => object.fdFor(method);
+    // Its own load site, apart from fdFor's: fdFor reads #fd of every kind of object (its inline
+    // cache goes megamorphic in any real VMM), while payload fds come from a few kinds (groups,
+    // tables, containers), so this site stays polymorphic and cheap.
+    readFd = (object, method) => {
+      const fd = object.#fd;
+      if (fd < 0) throw closedError(object.target, method);
+      return fd;
+    };
   }
 
   /** @internal Only the library's open()/create*() functions construct objects. */

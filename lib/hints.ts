@@ -201,9 +201,15 @@ export const hintRows: readonly HintRow[] = [
   ...openRows, ...kvmRows, ...kvmVfioRows, ...tceRows, ...vfioRows, ...vcpuRows, ...genericRows,
 ];
 
-const byKey = new Map<string, HintRow>();
+// code -> request -> qualifier -> row. Nested maps keyed by the (internalized) strings the callers
+// pass: a lookup builds no key string, so it hashes nothing new on the error path.
+const byCode = new Map<string, Map<string, Map<string, HintRow>>>();
 for (const hintRow of hintRows) {
-  byKey.set(`${hintRow.request}\u0000${hintRow.qualifier}\u0000${hintRow.code}`, hintRow);
+  const byRequest = byCode.get(hintRow.code) ?? new Map<string, Map<string, HintRow>>();
+  byCode.set(hintRow.code, byRequest);
+  const byQualifier = byRequest.get(hintRow.request) ?? new Map<string, HintRow>();
+  byRequest.set(hintRow.request, byQualifier);
+  byQualifier.set(hintRow.qualifier, hintRow);
 }
 
 /**
@@ -221,9 +227,16 @@ export function findHint(request: string, qualifiers: readonly string[], code: s
 
 /** findHint without the argument checks, for the library's own error path. */
 export function lookupHint(request: string, qualifiers: readonly string[], code: string): HintRow | undefined {
-  for (const qualifier of qualifiers) {
-    const found = byKey.get(`${request}\u0000${qualifier}\u0000${code}`);
+  const byRequest = byCode.get(code);
+  if (byRequest === undefined) return undefined;
+  const byQualifier = byRequest.get(request);
+  if (byQualifier !== undefined) {
+    for (const qualifier of qualifiers) {
+      const found = byQualifier.get(qualifier);
+      if (found) return found;
+    }
+    const found = byQualifier.get('');
     if (found) return found;
   }
-  return byKey.get(`${request}\u0000\u0000${code}`) ?? byKey.get(`*\u0000\u0000${code}`);
+  return byRequest.get('*')?.get('');
 }

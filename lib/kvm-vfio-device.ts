@@ -20,13 +20,20 @@ export type GroupRef = VfioGroup | number;
 /** A SpaprTceTable, or an fd number the caller owns. */
 export type TableRef = SpaprTceTable | number;
 
-function fdOfRef(ref: unknown, name: string, type: typeof VfioGroup | typeof SpaprTceTable, method: string): number {
-  if (ref instanceof FdObject) {
-    if (!(ref instanceof type)) throw invalidArgType(name, `a ${type.name} or an fd number`, ref);
-    return fdOf(ref, method);
-  }
+/** The fd of a group: a VfioGroup's, or an fd number the caller owns. */
+function groupFd(ref: unknown, method: string): number {
+  return ref instanceof VfioGroup ? fdOf(ref, method) : fdNumber(ref, 'group', VfioGroup.name);
+}
+
+/** The fd of a table: a SpaprTceTable's, or an fd number the caller owns. */
+function tableFd(ref: unknown, method: string): number {
+  return ref instanceof SpaprTceTable ? fdOf(ref, method) : fdNumber(ref, 'table', SpaprTceTable.name);
+}
+
+/** An fd number; anything else, another library object included, is a TypeError. */
+function fdNumber(ref: unknown, name: string, typeName: string): number {
   if (typeof ref === 'number') return checkInteger(name, ref, -1, 0x7fff_ffff);
-  throw invalidArgType(name, `a ${type.name} or an fd number`, ref);
+  throw invalidArgType(name, `a ${typeName} or an fd number`, ref);
 }
 
 /** True when the kernel panics on a WARN (kernel.panic_on_warn = 1). */
@@ -64,9 +71,11 @@ function warnOnce(what: string): void {
  */
 export class KvmVfioDevice extends KvmDevice {
   readonly #groups = new Set<GroupRef>();
+  /**
+   * The tables each group was linked to since it was added. A group with an entry was linked at
+   * least once, so the kernel knows its IOMMU group (see unlinkedGroups).
+   */
   readonly #links = new Map<GroupRef, Set<TableRef>>();
-  /** Groups linked at least once since they were added: the kernel then knows their IOMMU group. */
-  readonly #everLinked = new Set<GroupRef>();
   #spaprTce: boolean | undefined;
 
   private constructor(token: typeof CONSTRUCTING, fd: number, vm: Vm) {
@@ -82,8 +91,8 @@ export class KvmVfioDevice extends KvmDevice {
   /** KVM_DEV_VFIO_GROUP_ADD (FILE_ADD): lets KVM know the VM uses this group. */
   addGroup(group: GroupRef): void {
     const fd = this.fdFor('addGroup');
-    const groupFd = fdOfRef(group, 'group', VfioGroup, 'addGroup');
-    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD, groupFd);
+    const fdOfGroup = groupFd(group, 'addGroup');
+    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD, fdOfGroup);
     if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_ADD, 'KVM_DEV_VFIO_GROUP_ADD', describe(group));
     this.#groups.add(group);
   }
@@ -96,13 +105,12 @@ export class KvmVfioDevice extends KvmDevice {
    */
   removeGroup(group: GroupRef): void {
     const fd = this.fdFor('removeGroup');
-    const groupFd = fdOfRef(group, 'group', VfioGroup, 'removeGroup');
-    if (this.#groups.has(group) && !this.#everLinked.has(group)) this.guardUnlinkedRelease('removeGroup');
-    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_DEL, groupFd);
+    const fdOfGroup = groupFd(group, 'removeGroup');
+    if (this.#groups.has(group) && !this.#links.has(group)) this.guardUnlinkedRelease('removeGroup');
+    const result = native.setDeviceAttrFd(fd, KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_DEL, fdOfGroup);
     if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_DEL, 'KVM_DEV_VFIO_GROUP_DEL', describe(group));
     this.#groups.delete(group);
     this.#links.delete(group);
-    this.#everLinked.delete(group);
   }
 
   /** Groups added through this object (the kernel cannot be asked). */
@@ -137,19 +145,16 @@ export class KvmVfioDevice extends KvmDevice {
    */
   setSpaprTce(group: GroupRef, table: TableRef): void {
     const fd = this.fdFor('setSpaprTce');
-    const groupFd = fdOfRef(group, 'group', VfioGroup, 'setSpaprTce');
-    const tableFd = fdOfRef(table, 'table', SpaprTceTable, 'setSpaprTce');
-    const result = native.setSpaprTce(fd, groupFd, tableFd);
+    const result = native.setSpaprTce(fd, groupFd(group, 'setSpaprTce'), tableFd(table, 'setSpaprTce'));
     if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_SET_SPAPR_TCE, 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE', `${describe(group)}, ${describe(table)}`);
-    const tables = this.#links.get(group) ?? new Set<TableRef>();
-    tables.add(table);
-    this.#links.set(group, tables);
-    this.#everLinked.add(group);
+    const tables = this.#links.get(group);
+    if (tables === undefined) this.#links.set(group, new Set([table]));
+    else tables.add(table);
   }
 
   /** Groups added but never linked: removing them, or closing this device, makes POWER 6.x kernels WARN once. */
   get unlinkedGroups(): readonly GroupRef[] {
-    return [...this.#groups].filter((group) => !this.#everLinked.has(group));
+    return [...this.#groups].filter((group) => !this.#links.has(group));
   }
 
   protected override beforeClose(): void {

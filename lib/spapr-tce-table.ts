@@ -81,6 +81,12 @@ export class SpaprTceTable extends FdObject {
 
   /** The TCE at `index` (0-based within the window: (ioba >> pageShift) - offset). */
   read(index: bigint | number): bigint {
+    // The hot path (a VMM polling TCEs): a Number index into a table already mapped, no BigInt
+    // round trip. #entries exists only while the table is open (beforeClose drops it).
+    const entries = this.#entries;
+    if (entries !== undefined && typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < entries.length) {
+      return entries[index]!;
+    }
     this.fdFor('read');
     const position = checkIndex('index', index, this.size);
     return this.view('read')[Number(position)]!;
@@ -97,6 +103,7 @@ export class SpaprTceTable extends FdObject {
     const index = (ioba >> BigInt(this.pageShift)) - this.offset;
     return index >= 0n && index < this.size ? this.read(index) : undefined;
   }
+
 
   protected override beforeClose(): void {
     const mapping = this.#mapping;

@@ -60,7 +60,7 @@ export function checkU32(name: string, value: unknown): number {
 /** A u64 given as a BigInt, or as a Number that is a safe non-negative integer; returned unchanged. */
 export function checkU64(name: string, value: unknown): bigint | number {
   if (typeof value === 'bigint') {
-    if (value < 0n || value > U64_MAX) throw outOfRange(name, '>= 0n && <= 2n ** 64n - 1n', value);
+    if (BigInt.asUintN(64, value) !== value) throw outOfRange(name, '>= 0n && <= 2n ** 64n - 1n', value);
     return value;
   }
   if (typeof value === 'number') {

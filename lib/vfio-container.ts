@@ -101,9 +101,23 @@ export class VfioContainer extends FdObject {
   /** Opens /dev/vfio/vfio (O_RDWR | O_CLOEXEC) and checks VFIO_GET_API_VERSION. */
   static open(path: string = '/dev/vfio/vfio'): VfioContainer {
     checkString('path', path);
+    return VfioContainer.fromOwnedFd(VfioContainer.openFd(path));
+  }
+
+  /**
+   * @internal /dev/vfio/vfio for attachIommuGroup, without VFIO_GET_API_VERSION, so that attach
+   * issues exactly the minimal sequence (kernel-abi.md §6): the version has been 0 since VFIO
+   * first shipped, and the next call, VFIO_GROUP_SET_CONTAINER, fails with EBADFD on any fd that
+   * is not a VFIO container.
+   */
+  static openForAttach(): VfioContainer {
+    return new VfioContainer(CONSTRUCTING, VfioContainer.openFd('/dev/vfio/vfio'), VFIO_API_VERSION);
+  }
+
+  private static openFd(path: string): number {
     const fd = native.openDevice(path);
     if (fd < 0) throw syscallError(fd, { syscall: 'open', request: 'open', qualifiers: ['vfio container'], target: 'vfio container', args: `'${path}'` });
-    return VfioContainer.fromOwnedFd(fd);
+    return fd;
   }
 
   /** Wraps a container fd received from elsewhere; the library owns a CLOEXEC duplicate. */

@@ -1,12 +1,28 @@
-// A cheap real ioctl (FIONREAD) with exactly the call shape of the KVM wrappers, so the binding's
-// per-call cost can be measured on machines without /dev/kvm, plus in-process floor loops. It
-// accepts only owned fds and only these requests: it is not a general ioctl entry point.
+// For benchmarks only. Two kinds of functions, none of them a general ioctl entry point (they
+// accept only owned fds and only the requests named here):
+//  - twins: the argument reads and the struct building of a KVM wrapper, exactly as in
+//    kvm_system.cc / kvm_device.cc, but issuing the cheap FIONREAD instead of the KVM request, so
+//    the library's per-call cost can be measured on machines without /dev/kvm (npm run bench on
+//    x86 swaps them in for the real functions);
+//  - floors: the same ioctl `count` times inside one call, the in-process physical limit.
 #include "addon.h"
 #include "syscall.h"
 #include "uapi.h"
 
 namespace kvs {
 namespace {
+
+// FIONREAD into the start of `buffer` (it writes an int): the twins' stand-in for a KVM ioctl.
+long Fionread(int fd, void* buffer) { return Ioctl(fd, FIONREAD, buffer); }
+
+// What the real wrappers return on success (0 or a value), made from FIONREAD's result.
+napi_value TwinResult(NativeCall& call, long result) { return call.Number(result < 0 ? result : 0); }
+
+// (fd, group, attr) as kvm_device.cc's AttrCall reads them.
+bool ReadAttrCall(NativeCall& call, int* fd, kvm_device_attr* attr) {
+  *fd = call.OwnedFd(0);
+  return *fd >= 0 && call.Uint32(1, &attr->group) && call.U64(2, &attr->attr);
+}
 
 napi_value ProbeFionread(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "probeFionread");
@@ -17,7 +33,51 @@ napi_value ProbeFionread(napi_env env, napi_callback_info info) {
   return call.Number(result < 0 ? result : readable);
 }
 
-// The in-process floor: `count` FIONREAD ioctls inside one call; returns the last result.
+// Twin of checkExtension(fd, cap).
+napi_value TwinCheckExtension(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "twinCheckExtension");
+  int fd = call.OwnedFd(0);
+  uint32_t cap = 0;
+  if (fd < 0 || !call.Uint32(1, &cap)) return nullptr;
+  int readable = 0;
+  return TwinResult(call, Fionread(fd, &readable));
+}
+
+// Twin of hasDeviceAttr(fd, group, attr): a kvm_device_attr with addr 0.
+napi_value TwinHasDeviceAttr(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "twinHasDeviceAttr");
+  int fd = -1;
+  kvm_device_attr attr{};
+  if (!ReadAttrCall(call, &fd, &attr)) return nullptr;
+  return TwinResult(call, Fionread(fd, &attr));
+}
+
+// Twin of setDeviceAttrU64(fd, group, attr, value): kvm_device_attr.addr points at the u64.
+napi_value TwinSetDeviceAttrU64(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "twinSetDeviceAttrU64");
+  int fd = -1;
+  kvm_device_attr attr{};
+  uint64_t payload = 0;
+  if (!ReadAttrCall(call, &fd, &attr) || !call.U64(3, &payload)) return nullptr;
+  attr.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&payload));
+  return TwinResult(call, Fionread(fd, &attr));
+}
+
+// Twin of setSpaprTce(kvmVfioFd, groupFd, tableFd): kvm_device_attr.addr points at a
+// kvm_vfio_spapr_tce.
+napi_value TwinSetSpaprTce(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "twinSetSpaprTce");
+  int fd = call.OwnedFd(0);
+  kvm_vfio_spapr_tce payload{};
+  if (fd < 0 || !call.Int32(1, &payload.groupfd) || !call.Int32(2, &payload.tablefd)) return nullptr;
+  kvm_device_attr attr{};
+  attr.group = KVM_DEV_VFIO_GROUP;
+  attr.attr = KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE;
+  attr.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&payload));
+  return TwinResult(call, Fionread(fd, &attr));
+}
+
+// Floor: `count` FIONREAD ioctls in one call; returns the last result.
 napi_value ProbeFionreadLoop(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "probeFionreadLoop");
   int fd = call.OwnedFd(0);
@@ -31,7 +91,7 @@ napi_value ProbeFionreadLoop(napi_env env, napi_callback_info info) {
   return call.Number(result);
 }
 
-// The same floor for KVM_CHECK_EXTENSION, for benchmarks on the emulated POWER host.
+// Floor: `count` KVM_CHECK_EXTENSION(cap).
 napi_value CheckExtensionLoop(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "checkExtensionLoop");
   int fd = call.OwnedFd(0);
@@ -43,10 +103,54 @@ napi_value CheckExtensionLoop(napi_env env, napi_callback_info info) {
   return call.Number(result);
 }
 
+// Floor: `count` KVM_HAS_DEVICE_ATTR or KVM_SET_DEVICE_ATTR (addr 0) of (group, attr):
+// deviceAttrLoop(fd, request, group, attr, count), request one of those two.
+napi_value DeviceAttrLoop(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "deviceAttrLoop");
+  int fd = call.OwnedFd(0);
+  uint32_t request = 0;
+  kvm_device_attr attr{};
+  uint32_t count = 0;
+  if (fd < 0 || !call.Uint32(1, &request) || !call.Uint32(2, &attr.group) || !call.U64(3, &attr.attr) ||
+      !call.Uint32(4, &count)) {
+    return nullptr;
+  }
+  if (request != static_cast<uint32_t>(KVM_HAS_DEVICE_ATTR) && request != static_cast<uint32_t>(KVM_SET_DEVICE_ATTR)) {
+    return call.BadArgument(1);
+  }
+  long result = 0;
+  for (uint32_t i = 0; i < count; ++i) result = Ioctl(fd, request, &attr);
+  return call.Number(result);
+}
+
+// Floor: `count` KVM_SET_DEVICE_ATTR(KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE, {groupFd, tableFd}).
+napi_value SetSpaprTceLoop(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setSpaprTceLoop");
+  int fd = call.OwnedFd(0);
+  kvm_vfio_spapr_tce payload{};
+  uint32_t count = 0;
+  if (fd < 0 || !call.Int32(1, &payload.groupfd) || !call.Int32(2, &payload.tablefd) || !call.Uint32(3, &count)) {
+    return nullptr;
+  }
+  kvm_device_attr attr{};
+  attr.group = KVM_DEV_VFIO_GROUP;
+  attr.attr = KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE;
+  attr.addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&payload));
+  long result = 0;
+  for (uint32_t i = 0; i < count; ++i) result = Ioctl(fd, KVM_SET_DEVICE_ATTR, &attr);
+  return call.Number(result);
+}
+
 const FunctionSpec kFunctions[] = {
     {"probeFionread", ProbeFionread},
+    {"twinCheckExtension", TwinCheckExtension},
+    {"twinHasDeviceAttr", TwinHasDeviceAttr},
+    {"twinSetDeviceAttrU64", TwinSetDeviceAttrU64},
+    {"twinSetSpaprTce", TwinSetSpaprTce},
     {"probeFionreadLoop", ProbeFionreadLoop},
     {"checkExtensionLoop", CheckExtensionLoop},
+    {"deviceAttrLoop", DeviceAttrLoop},
+    {"setSpaprTceLoop", SetSpaprTceLoop},
 };
 
 }  // namespace

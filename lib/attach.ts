@@ -5,7 +5,7 @@ import { KvmVfioError, usageError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
-import { type Release, acquireStep } from './shared-steps.js';
+import { type Release, acquireStep, slowTeardown } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
 import { checkBigU64, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
 import { VfioContainer, type DmaWindow } from './vfio-container.js';
@@ -71,7 +71,7 @@ export interface LinkageFlags {
 }
 
 /**
- * A VFIO group linked to a LIOBN. close() (or dispose) undoes, in reverse order, everything
+ * A VFIO group linked to a LIOBN. close() or closeAsync() (or dispose) undoes, in reverse order, everything
  * attachIommuGroup did that no other linkage still needs.
  *
  * @example
@@ -79,7 +79,7 @@ export interface LinkageFlags {
  * console.log(linkage.group.target, linkage.window.startAddr, linkage.flags.memoryRegistered);
  * linkage.close(); // throws ERR_KVM_DETACH if a teardown step failed (the others are still undone)
  */
-export class Linkage implements Disposable {
+export class Linkage implements Disposable, AsyncDisposable {
   /** The logical IO bus number the guest uses for this device's DMA. */
   readonly liobn: bigint;
   /** The linked VFIO group (opened by the attach, or the caller's). */
@@ -97,7 +97,7 @@ export class Linkage implements Disposable {
   #releases: Release[] | undefined;
 
   /** @internal Made by attachIommuGroup. */
-  constructor(token: typeof CONSTRUCTING, parts: Omit<Linkage, 'close' | 'closed' | typeof Symbol.dispose>, releases: Release[]) {
+  constructor(token: typeof CONSTRUCTING, parts: Omit<Linkage, 'close' | 'closeAsync' | 'closed' | typeof Symbol.dispose | typeof Symbol.asyncDispose>, releases: Release[]) {
     requireConstructing(token, 'Linkage');
     this.liobn = parts.liobn;
     this.group = parts.group;
@@ -116,17 +116,33 @@ export class Linkage implements Disposable {
 
   /** Detaches: unlinks, then undoes the setup steps in reverse. Idempotent; throws if a step fails to undo. */
   close(): void {
+    const releases = this.#takeReleases();
+    if (releases) this.#reportFailures(releaseAll(releases));
+  }
+
+  /**
+   * close() with the slow steps (removing the DMA window, which clears its whole TCE table, and
+   * unregistering memory) off the main thread, so a large detach does not stall the event loop.
+   * The linkage counts as closed from the call on; await it before attaching the same group again.
+   */
+  async closeAsync(): Promise<void> {
+    const releases = this.#takeReleases();
+    if (releases) this.#reportFailures(await releaseAllAsync(releases));
+  }
+
+  #takeReleases(): Release[] | undefined {
     const releases = this.#releases;
-    if (!releases) return;
     this.#releases = undefined;
-    const failures = releaseAll(releases);
-    if (failures.length > 0) {
-      throw new KvmVfioError(`detaching liobn 0x${this.liobn.toString(16)}: ${failures.map((f) => f.message).join('; ')}`, {
-        code: 'ERR_KVM_DETACH',
-        target: 'linkage',
-        hint: 'some teardown steps failed; the rest were still undone',
-      }, { cause: failures[0] });
-    }
+    return releases;
+  }
+
+  #reportFailures(failures: Error[]): void {
+    if (failures.length === 0) return;
+    throw new KvmVfioError(`detaching liobn 0x${this.liobn.toString(16)}: ${failures.map((f) => f.message).join('; ')}`, {
+      code: 'ERR_KVM_DETACH',
+      target: 'linkage',
+      hint: 'some teardown steps failed; the rest were still undone',
+    }, { cause: failures[0] });
   }
 
   /** close() for `using`, except that it never throws (teardown failures are dropped). */
@@ -137,6 +153,15 @@ export class Linkage implements Disposable {
       // dispose never throws; close() reports failures to callers that want them
     }
   }
+  /** closeAsync() for `await using`, except that it never rejects (teardown failures are dropped). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.closeAsync();
+    } catch {
+      // like [Symbol.dispose]: closeAsync() reports failures to callers that want them
+    }
+  }
+
 }
 
 function releaseAll(releases: Release[]): Error[] {
@@ -144,6 +169,18 @@ function releaseAll(releases: Release[]): Error[] {
   for (const release of releases.reverse()) {
     try {
       release();
+    } catch (error) {
+      failures.push(error as Error);
+    }
+  }
+  return failures;
+}
+
+async function releaseAllAsync(releases: Release[]): Promise<Error[]> {
+  const failures: Error[] = [];
+  for (const release of releases.reverse()) {
+    try {
+      await (release.async ? release.async() : release());
     } catch (error) {
       failures.push(error as Error);
     }
@@ -299,9 +336,11 @@ class Attacher {
       this.releases.push(acquireStep(memory, `registered:${containerKey(container)}`, () => {
         if (container.registeredMemory.includes(memory)) return undefined;
         container.registerMemory(memory);
-        return () => {
-          if (!container.closed && !memory.closed && container.registeredMemory.includes(memory)) container.unregisterMemory(memory);
-        };
+        const stillRegistered = () => !container.closed && !memory.closed && container.registeredMemory.includes(memory);
+        return slowTeardown(
+          () => { if (stillRegistered()) container.unregisterMemory(memory); },
+          async () => { if (stillRegistered()) await container.unregisterMemoryAsync(memory); },
+        );
       }));
     }
   }
@@ -336,9 +375,11 @@ class Attacher {
     this.releases.push(acquireStep(container, `window:${busOffset}`, () => {
       created = container.createWindow({ pageShift: windowShift, windowSize, levels });
       const window = created;
-      return () => {
-        if (!container.closed && container.windows.includes(window)) container.removeWindow(window.startAddr);
-      };
+      const stillThere = () => !container.closed && container.windows.includes(window);
+      return slowTeardown(
+        () => { if (stillThere()) container.removeWindow(window.startAddr); },
+        async () => { if (stillThere()) await container.removeWindowAsync(window.startAddr); },
+      );
     }));
     const window = created ?? container.windows.find((w) => w.startAddr === busOffset)!;
     if (window.startAddr !== busOffset) {

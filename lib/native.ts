@@ -56,9 +56,11 @@ export interface NativeAddon {
   spaprRegisterMemory(fd: number, handle: MappingHandle): number;
   spaprRegisterMemoryAsync(fd: number, handle: MappingHandle): Promise<number>;
   spaprUnregisterMemory(fd: number, handle: MappingHandle): number;
+  spaprUnregisterMemoryAsync(fd: number, handle: MappingHandle): Promise<number>;
   spaprCreateWindow(fd: number, pageShift: number, windowSize: bigint, levels: number): bigint | number;
   spaprCreateWindowAsync(fd: number, pageShift: number, windowSize: bigint, levels: number): Promise<bigint | number>;
   spaprRemoveWindow(fd: number, startAddr: bigint): number;
+  spaprRemoveWindowAsync(fd: number, startAddr: bigint): Promise<number>;
   eehPeOp(fd: number, op: number): number;
 
   vfioGroupGetStatus(fd: number): number;

@@ -4,10 +4,18 @@
 // common; a step is undone when the last linkage that needs it lets it go, and only if a linkage
 // did it (state found already in place is left as it was).
 
-/** Undoes a step; returns nothing; may throw (the caller collects the error). */
-export type Teardown = () => void;
-/** Gives up one reference to a step. */
-export type Release = () => void;
+/**
+ * Undoes a step; may throw (the caller collects the error). A slow teardown also offers `async`,
+ * the same undo off the main thread, used by Linkage.closeAsync.
+ */
+export type Teardown = (() => void) & { async?: () => Promise<void> };
+/** Gives up one reference to a step; `async` gives it up with the async teardown where there is one. */
+export type Release = (() => void) & { async?: () => Promise<void> };
+
+/** A teardown with an async variant. */
+export function slowTeardown(sync: () => void, async: () => Promise<void>): Teardown {
+  return Object.assign(sync, { async });
+}
 
 interface Entry {
   refs: number;
@@ -37,14 +45,20 @@ export function acquireStep(owner: object, key: string, perform: () => Teardown 
   const held = entry;
   const map = entries;
   let released = false;
-  return () => {
-    if (released) return;
+  const letGo = (): Teardown | undefined => {
+    if (released) return undefined;
     released = true;
     held.refs -= 1;
-    if (held.refs > 0) return;
+    if (held.refs > 0) return undefined;
     map.delete(key);
-    held.teardown?.();
+    return held.teardown;
   };
+  return Object.assign(() => letGo()?.(), {
+    async: async () => {
+      const teardown = letGo();
+      if (teardown) await (teardown.async ? teardown.async() : teardown());
+    },
+  });
 }
 
 /** How many references step `key` of `owner` has (0 when nobody holds it). */

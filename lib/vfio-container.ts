@@ -243,9 +243,23 @@ export class VfioContainer extends FdObject {
   /** VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY (v2). */
   unregisterMemory(memory: GuestMemory): void {
     const fd = this.fdFor('unregisterMemory');
+    this.checkUnregistration('unregisterMemory', memory);
+    this.forgetRegistration(native.spaprUnregisterMemory(fd, memory.handleFor('unregisterMemory')), memory);
+  }
+
+  /** unregisterMemory off the main thread: unpinning a large guest takes as long as pinning it. */
+  async unregisterMemoryAsync(memory: GuestMemory): Promise<void> {
+    const fd = this.fdFor('unregisterMemoryAsync');
+    this.checkUnregistration('unregisterMemoryAsync', memory);
+    this.forgetRegistration(await native.spaprUnregisterMemoryAsync(fd, memory.handleFor('unregisterMemoryAsync')), memory);
+  }
+
+  private checkUnregistration(method: string, memory: GuestMemory): void {
     checkMemory('memory', memory);
-    this.requireIommu('unregisterMemory', [IommuType.SPAPR_TCE_V2]);
-    const result = native.spaprUnregisterMemory(fd, memory.handleFor('unregisterMemory'));
+    this.requireIommu(method, [IommuType.SPAPR_TCE_V2]);
+  }
+
+  private forgetRegistration(result: number, memory: GuestMemory): void {
     checkIoctl(result, 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', this.target, `${memory.size} bytes`);
     const user = this.#registrations.get(memory);
     if (user) memory.removeUser(user);
@@ -279,9 +293,24 @@ export class VfioContainer extends FdObject {
   /** VFIO_IOMMU_SPAPR_TCE_REMOVE (v2). Removing start 0 while the default window is pending cancels it. */
   removeWindow(startAddr: bigint): void {
     const fd = this.fdFor('removeWindow');
+    this.checkRemoval('removeWindow', startAddr);
+    this.forgetWindow(native.spaprRemoveWindow(fd, startAddr), startAddr);
+  }
+
+  /** removeWindow off the main thread: the kernel clears and frees the window's whole TCE table. */
+  async removeWindowAsync(startAddr: bigint): Promise<void> {
+    const fd = this.fdFor('removeWindowAsync');
+    this.checkRemoval('removeWindowAsync', startAddr);
+    this.forgetWindow(await native.spaprRemoveWindowAsync(fd, startAddr), startAddr);
+  }
+
+  private checkRemoval(method: string, startAddr: bigint): void {
     checkBigU64('startAddr', startAddr);
-    this.requireIommu('removeWindow', [IommuType.SPAPR_TCE_V2]);
-    checkIoctl(native.spaprRemoveWindow(fd, startAddr), 'VFIO_IOMMU_SPAPR_TCE_REMOVE', this.target, `start 0x${startAddr.toString(16)}`);
+    this.requireIommu(method, [IommuType.SPAPR_TCE_V2]);
+  }
+
+  private forgetWindow(result: number, startAddr: bigint): void {
+    checkIoctl(result, 'VFIO_IOMMU_SPAPR_TCE_REMOVE', this.target, `start 0x${startAddr.toString(16)}`);
     const index = this.#windows.findIndex((window) => window.startAddr === startAddr);
     if (index >= 0) this.#windows.splice(index, 1);
   }

@@ -121,16 +121,26 @@ napi_value SpaprUnregisterMemory(napi_env env, napi_callback_info info) {
   return RegisterMemoryCall(env, info, "spaprUnregisterMemory", VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY);
 }
 
-napi_value SpaprRegisterMemoryAsync(napi_env env, napi_callback_info info) {
-  NativeCall call(env, info, "spaprRegisterMemoryAsync");
+napi_value RegisterMemoryAsyncCall(napi_env env, napi_callback_info info, const char* name, unsigned long request) {
+  NativeCall call(env, info, name);
   int fd = call.OwnedFd(0);
   if (fd < 0) return nullptr;
   MappingRef mapping = MappingArg(call, 1);
   if (!mapping) return nullptr;
   Mapping* region = mapping.get();
-  return QueueAsync(call, "spaprRegisterMemory", fd, mapping, [region](int work_fd) {
-    return AsyncResult{RegisterMemory(work_fd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, *region)};
+  return QueueAsync(call, name, fd, mapping, [region, request](int work_fd) {
+    return AsyncResult{RegisterMemory(work_fd, request, *region)};
   });
+}
+
+napi_value SpaprRegisterMemoryAsync(napi_env env, napi_callback_info info) {
+  return RegisterMemoryAsyncCall(env, info, "spaprRegisterMemoryAsync", VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
+}
+
+// Unregistering unpins every page of the region (drivers/vfio/vfio_iommu_spapr_tce.c ->
+// mm_iommu_put): as slow as registering it.
+napi_value SpaprUnregisterMemoryAsync(napi_env env, napi_callback_info info) {
+  return RegisterMemoryAsyncCall(env, info, "spaprUnregisterMemoryAsync", VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY);
 }
 
 struct WindowRequest {
@@ -174,13 +184,31 @@ napi_value SpaprCreateWindowAsync(napi_env env, napi_callback_info info) {
   return QueueAsync(call, "spaprCreateWindow", fd, nullptr, [request](int work_fd) { return CreateWindow(work_fd, request); });
 }
 
+long RemoveWindow(int fd, uint64_t start_addr) {
+  vfio_iommu_spapr_tce_remove remove{};
+  remove.argsz = sizeof(remove);
+  remove.start_addr = start_addr;
+  return Ioctl(fd, VFIO_IOMMU_SPAPR_TCE_REMOVE, &remove);
+}
+
 napi_value SpaprRemoveWindow(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "spaprRemoveWindow");
   int fd = call.OwnedFd(0);
-  vfio_iommu_spapr_tce_remove remove{};
-  if (fd < 0 || !call.U64(1, &remove.start_addr)) return nullptr;
-  remove.argsz = sizeof(remove);
-  return call.Number(Ioctl(fd, VFIO_IOMMU_SPAPR_TCE_REMOVE, &remove));
+  uint64_t start_addr = 0;
+  if (fd < 0 || !call.U64(1, &start_addr)) return nullptr;
+  return call.Number(RemoveWindow(fd, start_addr));
+}
+
+// Removing a window clears and frees its whole TCE table (tce_iommu_remove_window ->
+// tce_iommu_clear): ~0.5 s for a 1 GiB window of 4 KiB pages on the emulated host.
+napi_value SpaprRemoveWindowAsync(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "spaprRemoveWindowAsync");
+  int fd = call.OwnedFd(0);
+  uint64_t start_addr = 0;
+  if (fd < 0 || !call.U64(1, &start_addr)) return nullptr;
+  return QueueAsync(call, "spaprRemoveWindow", fd, nullptr, [start_addr](int work_fd) {
+    return AsyncResult{RemoveWindow(work_fd, start_addr)};
+  });
 }
 
 // eehPeOp(fd, op) -> result | -errno (VFIO_EEH_PE_* operations without an error payload).
@@ -205,9 +233,11 @@ const FunctionSpec kFunctions[] = {
     {"spaprRegisterMemory", SpaprRegisterMemory},
     {"spaprRegisterMemoryAsync", SpaprRegisterMemoryAsync},
     {"spaprUnregisterMemory", SpaprUnregisterMemory},
+    {"spaprUnregisterMemoryAsync", SpaprUnregisterMemoryAsync},
     {"spaprCreateWindow", SpaprCreateWindow},
     {"spaprCreateWindowAsync", SpaprCreateWindowAsync},
     {"spaprRemoveWindow", SpaprRemoveWindow},
+    {"spaprRemoveWindowAsync", SpaprRemoveWindowAsync},
     {"eehPeOp", EehPeOp},
 };
 

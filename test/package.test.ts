@@ -185,5 +185,5 @@ describe.skipIf(noTarball)(`the packed tarball, installed as a dependency${noTar
     expect(doctor.status, output(doctor)).toBe(0);
     expect(doctor.stdout).toMatch(VERDICT);
     expect(loadedAddons(app, withBuilt)).toEqual([built]);
-  });
+  }, 300_000); // a whole native build: ~30 s alone, several times that under ASan on a loaded machine
 });

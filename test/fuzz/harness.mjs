@@ -245,7 +245,7 @@ export function fuzz({ targets, makeWorld, calls, seed, callsPerRun = 25, shrink
   });
   // Calls on an empty pool or with a skipped argument do not count: top up with further seeds.
   for (let round = 0; stats.calls < calls; round += 1) {
-    fc.assert(property, { seed: seed + round, numRuns: Math.ceil((calls - stats.calls) / callsPerRun), endOnFailure: !shrink });
+    fc.assert(property, { seed: seed + round, numRuns: Math.ceil((calls - stats.calls) / callsPerRun), endOnFailure: !shrink, includeErrorInReport: true });
   }
   return stats;
 }

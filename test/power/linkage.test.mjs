@@ -92,6 +92,33 @@ describe('attachIommuGroup on the emulated POWER host', () => {
     }
   }));
 
+  it('closeAsync detaches like close (window removal and unregistration off the main thread), and attaches again', () => scoped(async (use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    use(vm.createVfioDevice());
+    const fds = openFdCount();
+    const owned = resourceStats().ownedFds;
+    for (let round = 0; round < 2; round += 1) {
+      const linkage = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
+      const { container } = linkage;
+      assert.equal(container.windows.length, 1);
+      const closing = linkage.closeAsync();
+      assert.equal(linkage.closed, true); // closed from the call on
+      await linkage.closeAsync(); // idempotent while the first is in flight
+      await closing;
+      assert.equal(linkage.table.closed, true);
+      assert.equal(linkage.group.closed, true);
+      assert.equal(container.closed, true);
+      assert.equal(openFdCount(), fds, `round ${round}`);
+      assert.equal(resourceStats().ownedFds, owned);
+      assert.deepEqual(memory.users, []);
+    }
+    const disposed = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
+    await disposed[Symbol.asyncDispose](); // what `await using` calls
+    assert.equal(disposed.closed, true);
+    assert.equal(openFdCount(), fds);
+  }));
+
   it('links two groups on one KVM-VFIO device, each to its own LIOBN', () => scoped((use) => {
     const vm = vmScope(use);
     const memory = guestMemory(use);

@@ -86,18 +86,25 @@ describe('VFIO sPAPR on the emulated POWER host', () => {
     await setup.container.registerMemoryAsync(memory);
     assert.deepEqual(memory.users, ['registered with a vfio container']);
     expectKvmError(() => setup.container.registerMemory(memory), { code: 'ERR_VFIO_ALREADY_REGISTERED' });
+    await setup.container.unregisterMemoryAsync(memory);
+    assert.deepEqual(memory.users, []);
+    await assert.rejects(setup.container.unregisterMemoryAsync(memory), (error) => error.code === 'ENOENT' && error.request === 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY');
+    setup.container.registerMemory(memory);
     memory.close(); // unregisters first
     assert.deepEqual(setup.container.registeredMemory, []);
     const other = use(GuestMemory.allocate(BigInt(pageSize())));
     expectKvmError(() => setup.container.unregisterMemory(other), { code: 'ENOENT', request: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' });
   }));
 
-  it('creates a window asynchronously; the platform places a 64K-page window at 2^59 (pseries DDW)', () => scoped(async (use) => {
+  it('creates and removes a window asynchronously; the platform places a 64K-page window at 2^59 (pseries DDW)', () => scoped(async (use) => {
     const setup = use(v2Container());
     setup.container.removeWindow(0n);
     const window = await setup.container.createWindowAsync({ pageShift: 16, windowSize: 1n << 30n });
     assert.equal(window.startAddr, 1n << 59n);
     assert.equal(window.pageShift, 16);
+    await setup.container.removeWindowAsync(window.startAddr);
+    assert.deepEqual(setup.container.windows, []);
+    await assert.rejects(setup.container.removeWindowAsync(window.startAddr), (error) => error.code === 'EINVAL' && error.request === 'VFIO_IOMMU_SPAPR_TCE_REMOVE');
   }));
 
   it('maps and unmaps guest memory on a v1 container after enable (tce_iommu_build)', () => scoped((use) => {

@@ -8,7 +8,19 @@ import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
   attachIommuGroup, pageSize, probeLinkage, resourceStats, traceSyscalls,
 } from '../../dist/index.js';
-import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE, expectKvmError, openFdCount, scoped } from './helpers.mjs';
+import { settle } from '../leaks/measure.mjs';
+import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
+
+/** Open fds with what each one is: a changed or missing entry names the file. */
+function fdTargets() {
+  return Object.fromEntries(openFds().map((fd) => {
+    try {
+      return [fd, readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return [fd, 'closed meanwhile'];
+    }
+  }));
+}
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
@@ -96,7 +108,8 @@ describe('attachIommuGroup on the emulated POWER host', () => {
     const vm = vmScope(use);
     const memory = guestMemory(use);
     use(vm.createVfioDevice());
-    const fds = openFdCount();
+    await settle(); // objects earlier tests dropped: their finalizers run now, not while we await
+    const fds = fdTargets();
     const owned = resourceStats().ownedFds;
     for (let round = 0; round < 2; round += 1) {
       const linkage = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
@@ -109,14 +122,14 @@ describe('attachIommuGroup on the emulated POWER host', () => {
       assert.equal(linkage.table.closed, true);
       assert.equal(linkage.group.closed, true);
       assert.equal(container.closed, true);
-      assert.equal(openFdCount(), fds, `round ${round}`);
+      assert.deepEqual(fdTargets(), fds, `round ${round}`);
       assert.equal(resourceStats().ownedFds, owned);
       assert.deepEqual(memory.users, []);
     }
     const disposed = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
     await disposed[Symbol.asyncDispose](); // what `await using` calls
     assert.equal(disposed.closed, true);
-    assert.equal(openFdCount(), fds);
+    assert.deepEqual(fdTargets(), fds);
   }));
 
   it('links two groups on one KVM-VFIO device, each to its own LIOBN', () => scoped((use) => {

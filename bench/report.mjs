@@ -224,7 +224,6 @@ function eventLoopRows(eventLoop) {
         met: entry.worstDelayMs < 5,
         why: `the idle loop alone, timed the same way in the same reps, shows a worst delay of ${round(idle?.worstDelayMs, 1)} ms: the emulated host (one TCG vCPU on a shared 2-core machine) stalls timers by itself; the operation's median worst delay is ${round(entry.medianWorstDelayMs, 1)} ms against the idle ${round(idle?.medianWorstDelayMs, 1)} ms`,
       } : {}),
-      ...(entry.key === 'remove-sync' ? { note: 'found while measuring: detach blocks the event loop this long, there is no async removeWindow yet' } : {}),
     });
   });
 }

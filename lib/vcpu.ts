@@ -5,7 +5,7 @@ import { Cap } from './constants.js';
 import { KvmVfioError, syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
-import { checkBigU64, checkBoolean, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
+import { checkBigU64, checkBoolean, checkInteger, checkOptions, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 import { type EnableCapArgs, enableCapOn } from './vm.js';
 import type { Vm } from './vm.js';
 
@@ -163,9 +163,11 @@ function toRegs(words: BigUint64Array): PpcRegs {
   return regs;
 }
 
-function mergeRegs(words: BigUint64Array, update: Partial<PpcRegs>): void {
+/** The kvm_regs words `update` sets, as [index, value] pairs, every value checked. */
+function regUpdates(update: Partial<PpcRegs>): [number, bigint][] {
+  const updates: [number, bigint][] = [];
   SCALAR_REGS.forEach((name, i) => {
-    if (update[name] !== undefined) words[i] = checkBigU64(`regs.${name}`, update[name]);
+    if (update[name] !== undefined) updates.push([i, checkBigU64(`regs.${name}`, update[name])]);
   });
   const arrays: [keyof PpcRegs, number, number][] = [['sprg', SPRG_OFFSET, 8], ['gpr', GPR_OFFSET, 32]];
   for (const [name, offset, length] of arrays) {
@@ -173,18 +175,26 @@ function mergeRegs(words: BigUint64Array, update: Partial<PpcRegs>): void {
     if (values === undefined) continue;
     if (!Array.isArray(values) || values.length > length) throw invalidArgType(`regs.${name}`, `an array of up to ${length} bigints`, values);
     values.forEach((value, i) => {
-      if (value !== undefined) words[offset + i] = checkBigU64(`regs.${name}[${i}]`, value);
+      if (value !== undefined) updates.push([offset + i, checkBigU64(`regs.${name}[${i}]`, value)]);
     });
   }
+  return updates;
 }
+
+// KVM_REG_SIZE(id) = 1 << ((id >> 52) & 0xf) bytes (include/uapi/linux/kvm.h): the kernel copies that
+// many bytes at addr, and the library's buffer holds 8.
+const REG_SIZE_SHIFT = 52n;
+const REG_SIZE_U64 = 3n;
 
 function oneRegId(id: unknown): bigint {
   if (typeof id === 'string') {
-    const named = OneReg[id];
+    const named = Object.hasOwn(OneReg, id) ? OneReg[id] : undefined;
     if (named === undefined) throw invalidArgValue('id', id, `is not a register name known on this architecture (${Object.keys(OneReg).slice(0, 6).join(', ')}, ...)`);
     return named;
   }
-  return checkBigU64('id', id);
+  const regId = checkBigU64('id', id);
+  if (((regId >> REG_SIZE_SHIFT) & 0xfn) > REG_SIZE_U64) throw outOfRange('id', 'a register of at most 64 bits (KVM_REG_SIZE_U8..U64)', id);
+  return regId;
 }
 
 /**
@@ -234,9 +244,10 @@ export class Vcpu extends FdObject {
 
   /** KVM_SET_REGS: the given fields replace the current ones (KVM_GET_REGS first). */
   setRegs(regs: Partial<PpcRegs>): void {
-    checkOptions<PpcRegs>('regs', regs);
+    this.fdFor('setRegs');
+    const updates = regUpdates(checkOptions<PpcRegs>('regs', regs));
     const words = this.readRegs('setRegs');
-    mergeRegs(words, regs);
+    for (const [index, value] of updates) words[index] = value;
     const result = native.setRegs(this.fdFor('setRegs'), words);
     if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_SET_REGS', target: this.target });
   }

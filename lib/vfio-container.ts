@@ -5,7 +5,7 @@ import { checkIoctl, syscallError, usageError } from './errors.js';
 import { type GuestMemory, type MemoryUser, checkMemory } from './guest-memory.js';
 import { CONSTRUCTING, FdObject } from './handle.js';
 import { native } from './native.js';
-import { checkBigU64, checkBoolean, checkInteger, checkOptions, checkString, checkU32 } from './validate.js';
+import { checkBigU64, checkBoolean, checkInteger, checkOptions, checkString, checkU32, outOfRange } from './validate.js';
 
 /** VFIO_API_VERSION */
 export const VFIO_API_VERSION = 0;
@@ -204,7 +204,7 @@ export class VfioContainer extends FdObject {
     checkBoolean('options.read', read);
     checkBoolean('options.write', write);
     const length = size === undefined ? memory!.size - offset : checkBigU64('options.size', size, 1n);
-    if (offset + length > memory!.size) throw usageError('ERR_OUT_OF_RANGE', this.target, `offset + size (${offset + length}) is beyond the memory (${memory!.size} bytes)`);
+    if (offset + length > memory!.size) throw outOfRange(size === undefined ? 'options.offset' : 'options.size', `offset + size <= ${memory!.size} (the memory's size)`, size ?? offset);
     this.requireIommu('mapDma', [IommuType.SPAPR_TCE, IommuType.SPAPR_TCE_V2]);
     const flags = (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0);
     const result = native.vfioMapDma(fd, memory!.handleFor('mapDma'), offset, iova!, length, flags);

@@ -118,9 +118,7 @@ export function pick(kind, valid = () => true) {
 /** Either a world object of `kind` or junk. */
 export function pickOrJunk(kind, valid) {
   const picked = pick(kind);
-  // A hostile value's traps throw from inside `valid` too (instanceof calls getPrototypeOf): cannot say.
-  const checked = (value, world) => (hostile.includes(value) ? undefined : valid(value, world));
-  return { arb: fc.oneof({ weight: 3, arbitrary: picked.arb }, { weight: 1, arbitrary: junk }), valid: checked, isPick: true };
+  return { arb: fc.oneof({ weight: 3, arbitrary: picked.arb }, { weight: 1, arbitrary: junk }), valid, isPick: true };
 }
 
 /** Swaps markers for world objects ({ pick, index }) and hostile values ({ hostile }), one level into options. */
@@ -179,13 +177,23 @@ function describe(value) {
   }
 }
 
+/** A validity predicate's answer; undefined (cannot say) when a hostile value's trap threw inside it. */
+function knowable(predicate) {
+  try {
+    return predicate();
+  } catch (error) {
+    if (error instanceof Sentinel) return undefined;
+    throw error;
+  }
+}
+
 /** Checks one call; throws an Error describing the broken rule. */
 function checkCall(world, target, rawArgs, stats) {
   const receiver = target.receiver ? resolve(world, { pick: target.receiver, index: rawArgs[0] }) : undefined;
   if (target.receiver && receiver === undefined) return;
   const args = rawArgs.slice(target.receiver ? 1 : 0).map((value) => resolve(world, value));
   if (target.skip?.(args, world, receiver)) return;
-  const validity = [...target.args.map((spec, i) => spec.valid(args[i], world)), target.valid ? target.valid(args, world, receiver) : true];
+  const validity = [...target.args.map((spec, i) => knowable(() => spec.valid(args[i], world))), target.valid ? knowable(() => target.valid(args, world, receiver)) : true];
   // true: the contract accepts every argument; false: it refuses one; undefined: cannot say (hostile values).
   const valid = validity.includes(false) ? false : validity.includes(undefined) ? undefined : true;
   const receiverClosed = target.needsOpen !== false && receiver?.closed === true;

@@ -11,11 +11,13 @@
 //     fuzzed);
 //   - create interrupt-controller devices (XICS, XIVE), DMA windows above 1 GiB or TCE tables above
 //     2^20 entries (memory in the emulated host and in qemu);
-//   - the async variants (registerMemoryAsync...): test/power/processes.test.mjs covers them.
+//   - the async variants (registerMemoryAsync...): test/power/processes.test.mjs covers them;
+//   - vcpu.run(): it starts a thread that runs the guest (test/power/vcpu.test.mjs and
+//     lifetimes.test.mjs cover its arguments and lifetimes); every other vCPU call is fuzzed.
 import fc from 'fast-check';
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import {
-  DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, attachIommuGroup,
+  Cap, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, OneReg, SpaprTceTable, VfioContainer, VfioGroup, attachIommuGroup,
 } from '../../dist/index.js';
 import { FdProbe } from '../../dist/internal/bench-probe.js';
 import { arg, bigArg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
@@ -105,6 +107,7 @@ export function makePowerWorld() {
   device.setSpaprTce(group, table);
   world.add('table', otherVm.createSpaprTceTable({ liobn: LIOBN, size: 512n }));
   world.add('vfiodevice', group.getDeviceFd(DEVICE_TESTDEV));
+  world.add('vcpu', vm.createVcpu(0));
   world.add('probe', FdProbe.adopt(borrowed));
   const dispose = world.dispose.bind(world);
   world.dispose = () => {
@@ -172,10 +175,65 @@ function vmTargets() {
     {
       name: 'Vm.enableCap',
       receiver: 'vm',
-      args: [u32([104, 9999, 0]), arg((value) => Array.isArray(value) && value.length <= 4 && value.every(is.u64), fc.array(fc.constantFrom(0x138n, 1n, 0n, 5), { maxLength: 4 }), [[1n, 2n, 3n, 4n, 5n], [-1n], [1.5]])],
+      args: [u32([104, 9999, 0]), enableCapArgs],
       call: (_w, vm, cap, args) => vm.enableCap(cap, args),
     },
     { name: 'Vm.close', receiver: 'vm', needsOpen: false, args: [], call: (_w, vm) => vm.close(), weight: 0.2 },
+  ];
+}
+
+const enableCapArgs = arg(
+  (value) => Array.isArray(value) && value.length <= 4 && value.every(is.u64),
+  fc.array(fc.constantFrom(0x138n, 1n, 0n, 5), { maxLength: 4 }),
+  [[1n, 2n, 3n, 4n, 5n], [-1n], [1.5]],
+);
+
+/** Memory slots and vCPUs of a VM. */
+function vcpuVmTargets() {
+  const slot = integerArg(0, 0x7fff, fc.constantFrom(0, 1, 0x7fff));
+  const region = optionsArg({
+    slot,
+    guestPhysAddr: bigArg(0n, 2n ** 64n - 1n, fc.constantFrom(0n, 1n << 20n, 1n, 2n ** 64n - PAGE)),
+    memory: pickOrJunk('memory', (value) => value instanceof GuestMemory),
+    readonly: arg(is.optional(is.boolean), fc.constantFrom(undefined, false, true), ['yes', 1]),
+  });
+  return [
+    { name: 'Vm.setMemoryRegion', receiver: 'vm', args: [region], call: (_w, vm, options) => vm.setMemoryRegion(options) },
+    { name: 'Vm.deleteMemoryRegion', receiver: 'vm', args: [slot], call: (_w, vm, n) => vm.deleteMemoryRegion(n) },
+    { name: 'Vm.createVcpu', receiver: 'vm', args: [integerArg(0, 2 ** 32 - 1, fc.constantFrom(0, 1, 2, 5000))], call: (_w, vm, id) => vm.createVcpu(id), keep: keepAs('vcpu'), weight: 0.3 },
+    { name: 'Vm.stats', receiver: 'vm', args: [], call: (_w, vm) => Object.keys(vm.stats()).length, weight: 0.3 },
+  ];
+}
+
+/** A ONE_REG id: a name this architecture knows, or a number for a register of at most 64 bits. */
+const oneRegId = arg(
+  (value) => (typeof value === 'string' && Object.hasOwn(OneReg, value)) || (is.u64Big(value) && ((value >> 52n) & 0xfn) <= 3n),
+  fc.constantFrom('LPCR_64', 'FPR14', 'FPSCR', OneReg.FPR14 ?? 0n, OneReg.LPCR_64 ?? 0n),
+  ['NOPE', 'toString', '__proto__', 0n, (OneReg.FPR14 ?? 0n) | (4n << 52n), 2n ** 64n - 1n, -1n, 2n ** 64n, 7],
+);
+
+/** Vcpu: registers, ONE_REG, caps, stats (not run()). */
+function vcpuTargets() {
+  const u64Field = arg(is.optional(is.u64Big), fc.constantFrom(undefined, 0n, 0x100n, 2n ** 64n - 1n), [-1n, 1, 2n ** 64n]);
+  const regs = optionsArg({
+    pc: u64Field,
+    msr: u64Field,
+    gpr: arg(
+      is.optional((value) => Array.isArray(value) && value.length <= 32 && value.every((word) => word === undefined || is.u64Big(word))),
+      fc.constantFrom(undefined, [1n, 2n], []),
+      [[1], new Array(33).fill(0n), [-1n]],
+    ),
+  }, { optional: true });
+  return [
+    { name: 'Vcpu.getRegs', receiver: 'vcpu', args: [], call: (_w, vcpu) => vcpu.getRegs().pc },
+    { name: 'Vcpu.setRegs', receiver: 'vcpu', args: [regs], call: (_w, vcpu, r) => vcpu.setRegs(r) },
+    { name: 'Vcpu.getOneReg', receiver: 'vcpu', args: [oneRegId], call: (_w, vcpu, id) => vcpu.getOneReg(id) },
+    { name: 'Vcpu.setOneReg', receiver: 'vcpu', args: [oneRegId, bigArg(0n, 2n ** 64n - 1n, fc.constantFrom(0n, 1n, 2n ** 63n))], call: (_w, vcpu, id, v) => vcpu.setOneReg(id, v) },
+    { name: 'Vcpu.enableCap', receiver: 'vcpu', args: [u32([Cap.PPC_PAPR, 0, 9999]), enableCapArgs], call: (_w, vcpu, cap, a) => vcpu.enableCap(cap, a) },
+    { name: 'Vcpu.stats', receiver: 'vcpu', args: [], call: (_w, vcpu) => Object.keys(vcpu.stats()).length, weight: 0.3 },
+    { name: 'Vcpu.running', receiver: 'vcpu', needsOpen: false, args: [], call: (_w, vcpu) => vcpu.running },
+    { name: 'Vcpu.stop', receiver: 'vcpu', needsOpen: false, args: [], call: (_w, vcpu) => vcpu.stop(), weight: 0.2 },
+    { name: 'Vcpu.close', receiver: 'vcpu', needsOpen: false, args: [], call: (_w, vcpu) => vcpu.close(), weight: 0.2 },
   ];
 }
 
@@ -441,6 +499,8 @@ export function powerTargets() {
     ...memoryTargets(),
     ...kvmTargets(),
     ...vmTargets(),
+    ...vcpuVmTargets(),
+    ...vcpuTargets(),
     ...attrTargets('kvmdevice'),
     ...kvmVfioTargets(),
     ...containerTargets(),

@@ -2,7 +2,7 @@
 // that exist without KVM or VFIO (FdProbe: the FdObject machinery on /dev/null; GuestMemory).
 // The emulated POWER host adds its kernel objects (test/power/fuzz.test.mjs).
 import fc from 'fast-check';
-import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import {
   GuestMemory, KvmDevice, KvmVfioDevice, Kvm, Linkage, RegionMapping, SpaprTceTable, VfioContainer, VfioDevice, VfioGroup, Vm,
@@ -10,6 +10,7 @@ import {
   pageSize, probe, resourceStats, verdictLine,
 } from '../../dist/index.js';
 import { FdProbe } from '../../dist/internal/bench-probe.js';
+import { openFdCount } from '../support/fds.mjs';
 import { arg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
 
 export const PAGE = BigInt(pageSize());
@@ -17,17 +18,7 @@ export const PAGE = BigInt(pageSize());
 export const MAX_BUFFER = BigInt(bufferConstants.MAX_LENGTH);
 const FD_MAX = 2 ** 31 - 1;
 
-/** Open fds of this process (without the one readdirSync used). */
-export function openFdCount() {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      readlinkSync(`/proc/self/fd/${fd}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }).length;
-}
+export { openFdCount } from '../support/fds.mjs';
 
 /**
  * The objects one property run plays with. Everything a call creates is added here and closed by

@@ -1,21 +1,12 @@
 // Leak measurement shared by the host suite and the emulated POWER host: run open/close cycles of
 // one object kind and compare open fds, library-owned fds, mappings and RSS before and after.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { openFdCount } from '../support/fds.mjs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { resourceStats } from '../../dist/index.js';
 
-/** Open fds of this process (without the one readdirSync used). */
-export function openFdCount() {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      readlinkSync(`/proc/self/fd/${fd}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }).length;
-}
+export { openFdCount } from '../support/fds.mjs';
 
 /** Lines of /proc/self/maps: one per mapping. */
 export function mappingCount() {

@@ -1,6 +1,6 @@
 // Shared by the emulated-POWER-host suites (node:test on the guest's Node 18).
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { KvmVfioError, traceSyscalls } from '../../dist/index.js';
 
 /** The devices the emulated host binds to vfio-pci, one per PHB (scripts/power-host). */
@@ -19,21 +19,9 @@ export function kernelTaint() {
 /** The taint when the suite started (helpers load before any test runs). */
 export const TAINT_AT_START = kernelTaint();
 
-/** Open fds of this process (excluding the directory fd used to list them). */
-export function openFds() {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      readlinkSync(`/proc/self/fd/${fd}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
+import { openFds } from '../support/fds.mjs';
 
-export function openFdCount() {
-  return openFds().length;
-}
+export { openFdCount, openFds } from '../support/fds.mjs';
 
 /** Runs `fn`; returns its result and the fd numbers that appeared meanwhile (those of the objects it made). */
 export function fdsOpenedBy(fn) {

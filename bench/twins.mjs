@@ -43,10 +43,10 @@ function ownedFd(path) {
 export function objectsOver(path) {
   const vm = {}; // only stored by the device and the table; never called
   const kvm = new Kvm(CONSTRUCTING, ownedFd(path), 'kvm system', 12);
-  const device = KvmVfioDevice.fromOwnedVfioFd(ownedFd(path), vm);
-  const genericDevice = KvmDevice.fromOwnedFd(ownedFd(path), vm, DeviceType.VFIO);
+  const device = KvmVfioDevice.fromOwnedVfioFd(CONSTRUCTING, ownedFd(path), vm);
+  const genericDevice = KvmDevice.fromOwnedFd(CONSTRUCTING, ownedFd(path), vm, DeviceType.VFIO);
   const group = new VfioGroup(CONSTRUCTING, ownedFd('/dev/null'), 1, 1);
-  const table = SpaprTceTable.fromOwnedFd(ownedFd('/dev/null'), vm, { liobn: 0x80000000n, pageShift: 12, offset: 0n, size: TABLE_ENTRIES }, false);
+  const table = SpaprTceTable.fromOwnedFd(CONSTRUCTING, ownedFd('/dev/null'), vm, { liobn: 0x80000000n, pageShift: 12, offset: 0n, size: TABLE_ENTRIES }, false);
   return {
     kvm,
     device,

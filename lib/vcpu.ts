@@ -186,10 +186,16 @@ function regUpdates(update: Partial<PpcRegs>): [number, bigint][] {
 const REG_SIZE_SHIFT = 52n;
 const REG_SIZE_U64 = 3n;
 
+function unknownRegisterName(): string {
+  const names = Object.keys(OneReg);
+  if (names.length === 0) return `is not a register name: none are named on ${process.arch} (only ppc64's are); pass a numeric KVM_REG_* id`;
+  return `is not a register name known on this architecture (${names.slice(0, 6).join(', ')}, ...)`;
+}
+
 function oneRegId(id: unknown): bigint {
   if (typeof id === 'string') {
     const named = Object.hasOwn(OneReg, id) ? OneReg[id] : undefined;
-    if (named === undefined) throw invalidArgValue('id', id, `is not a register name known on this architecture (${Object.keys(OneReg).slice(0, 6).join(', ')}, ...)`);
+    if (named === undefined) throw invalidArgValue('id', id, unknownRegisterName());
     return named;
   }
   const regId = checkBigU64('id', id);

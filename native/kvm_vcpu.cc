@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -122,34 +123,52 @@ bool ReadAt(int fd, void* out, size_t size, off_t offset) {
   return RetryEintr(kIoctl, 0, [&] { return static_cast<long>(pread(fd, out, size, offset)); }) == static_cast<long>(size);
 }
 
+// A stats value: one u64 as a BigInt, several (a histogram) as an array of BigInts.
+napi_value StatsValue(napi_env env, const uint64_t* values, size_t count) {
+  napi_value value;
+  if (count == 1) {
+    napi_create_bigint_uint64(env, values[0], &value);
+    return value;
+  }
+  napi_create_array_with_length(env, count, &value);
+  for (size_t j = 0; j < count; ++j) {
+    napi_value element;
+    napi_create_bigint_uint64(env, values[j], &element);
+    napi_set_element(env, value, static_cast<uint32_t>(j), element);
+  }
+  return value;
+}
+
 // The binary stats of a stats fd (Documentation/virt/kvm/api.rst, KVM_GET_STATS_FD): a header,
-// descriptors with names, then u64 data. -> { name: BigInt | BigInt[] }
+// descriptors of 16 bytes + name_size each (see StatsDescHead in uapi.h), then the u64 data
+// block, read in one pread. -> { name: BigInt | BigInt[] }
 napi_value ReadStats(NativeCall& call, int stats_fd) {
-  napi_env env = call.env();
   kvm_stats_header header{};
   if (!ReadAt(stats_fd, &header, sizeof(header), 0)) return call.Number(-EIO);
-  size_t desc_size = sizeof(kvm_stats_desc) + header.name_size;
+  size_t desc_size = sizeof(StatsDescHead) + header.name_size;
   std::vector<uint8_t> descs(desc_size * header.num_desc);
   if (!ReadAt(stats_fd, descs.data(), descs.size(), header.desc_offset)) return call.Number(-EIO);
-  napi_value result;
-  napi_create_object(env, &result);
+  auto desc_at = [&](uint32_t i) {
+    StatsDescHead head;
+    std::memcpy(&head, descs.data() + i * desc_size, sizeof(head));
+    return head;
+  };
+  size_t data_words = 0;
   for (uint32_t i = 0; i < header.num_desc; ++i) {
-    const kvm_stats_desc* desc = reinterpret_cast<const kvm_stats_desc*>(descs.data() + i * desc_size);
-    std::string name(desc->name, strnlen(desc->name, header.name_size));
-    std::vector<uint64_t> values(desc->size);
-    if (desc->size == 0 || !ReadAt(stats_fd, values.data(), values.size() * 8, header.data_offset + desc->offset)) continue;
-    napi_value value;
-    if (values.size() == 1) {
-      napi_create_bigint_uint64(env, values[0], &value);
-    } else {
-      napi_create_array_with_length(env, values.size(), &value);
-      for (size_t j = 0; j < values.size(); ++j) {
-        napi_value element;
-        napi_create_bigint_uint64(env, values[j], &element);
-        napi_set_element(env, value, static_cast<uint32_t>(j), element);
-      }
-    }
-    napi_set_named_property(env, result, name.c_str(), value);
+    StatsDescHead head = desc_at(i);
+    data_words = std::max(data_words, head.offset / sizeof(uint64_t) + head.size);
+  }
+  std::vector<uint64_t> data(data_words);
+  if (!ReadAt(stats_fd, data.data(), data.size() * sizeof(uint64_t), header.data_offset)) return call.Number(-EIO);
+  napi_value result;
+  napi_create_object(call.env(), &result);
+  for (uint32_t i = 0; i < header.num_desc; ++i) {
+    StatsDescHead head = desc_at(i);
+    const char* name_bytes = reinterpret_cast<const char*>(descs.data() + i * desc_size + sizeof(StatsDescHead));
+    std::string name(name_bytes, strnlen(name_bytes, header.name_size));
+    if (head.size == 0 || head.offset % sizeof(uint64_t) != 0) continue;
+    napi_value value = StatsValue(call.env(), data.data() + head.offset / sizeof(uint64_t), head.size);
+    napi_set_named_property(call.env(), result, name.c_str(), value);
   }
   return result;
 }

@@ -33,6 +33,25 @@ struct kvm_create_spapr_tce_64 {
 };
 #endif
 
+// struct kvm_stats_desc ends in a flexible name[]. Debian 12's amd64 headers (6.1.187) declare it
+// with __DECLARE_FLEX_ARRAY, whose empty wrapper struct takes one byte in C++ (not in C): there
+// sizeof is 20 and name sits at 17, while the kernel writes 16-byte descriptors with the name at
+// 16 (include/uapi/linux/stddef.h; fixed for C++ in later headers). Read descriptors through this.
+namespace kvs {
+struct StatsDescHead {
+  __u32 flags;
+  __s16 exponent;
+  __u16 size;
+  __u32 offset;
+  __u32 bucket_size;
+};  // char name[header.name_size] follows
+}  // namespace kvs
+static_assert(sizeof(kvs::StatsDescHead) == 16, "kvm_stats_desc without its name");
+static_assert(offsetof(kvm_stats_desc, size) == offsetof(kvs::StatsDescHead, size), "kvm_stats_desc.size");
+static_assert(offsetof(kvm_stats_desc, offset) == offsetof(kvs::StatsDescHead, offset), "kvm_stats_desc.offset");
+static_assert(offsetof(kvm_stats_desc, bucket_size) == 12, "kvm_stats_desc.bucket_size");
+static_assert(sizeof(kvm_stats_header) == 24, "kvm_stats_header");
+
 static_assert(sizeof(kvm_create_device) == 12, "kvm_create_device");
 static_assert(offsetof(kvm_create_device, fd) == 4, "kvm_create_device.fd");
 static_assert(offsetof(kvm_create_device, flags) == 8, "kvm_create_device.flags");

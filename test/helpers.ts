@@ -56,3 +56,20 @@ export async function tracingSyscalls<T>(fn: () => T): Promise<{ result: T | und
   }
   return { result, error, syscalls: native.takeSyscallTrace().length / 2 };
 }
+
+/**
+ * Why this machine's /dev/kvm cannot run the x86 real-kernel tests, or undefined when it can: an
+ * x86_64 host whose /dev/kvm opens and creates a VM (checked with real calls, not by the path).
+ */
+export async function x86KvmUnavailable(): Promise<string | undefined> {
+  if (process.arch !== 'x64') return `skipped: these tests expect an x86_64 kernel (this is ${process.arch})`;
+  const { Kvm } = await import('../dist/index.js');
+  try {
+    using kvm = Kvm.open();
+    kvm.createVm().close();
+    return undefined;
+  } catch (error) {
+    const { code, message } = error as KvmVfioError;
+    return `skipped: this machine has no usable /dev/kvm (${code}: ${message.split(' — ')[0]}); the POWER suite in test/power/ covers KVM against a real kernel`;
+  }
+}

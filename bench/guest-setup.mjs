@@ -3,9 +3,8 @@
 //    against the minimal sequence of shared/notes/kernel-abi.md §6;
 //  - the worst event-loop delay (perf_hooks.monitorEventLoopDelay) while 1 GiB of guest memory is
 //    registered (v2) and while a DMA window is created, with the sync and the async variants.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, traceSyscalls } from '../dist/index.js';
-import { median } from './measure.mjs';
+import { loopDelayDuring, median, sleep } from './measure.mjs';
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
@@ -106,20 +105,6 @@ function v2Container(groupNumber) {
   };
 }
 
-/** The worst, 99th-percentile and mean event-loop delay while `operation()` (sync, or returning a promise) runs. */
-async function loopDelayDuring(operation) {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  await sleep(50); // let the sampling timer start
-  const started = nowMs();
-  await operation();
-  const operationMs = nowMs() - started;
-  await sleep(20); // the sample that covers the end
-  histogram.disable();
-  return { operationMs, maxDelayMs: histogram.max / 1e6, p99DelayMs: histogram.percentile(99) / 1e6, meanDelayMs: histogram.mean / 1e6 };
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One pass: register 1 GiB and create a 1 GiB window in a fresh v2 container, `variant` sync or async. */
 async function eventLoopPass(group, variant, record) {

@@ -3,6 +3,8 @@
 //   node --expose-gc bench/guest.mjs <out.json> <C program> [<dir with koffi's ppc64le build>]
 // Each section runs once, in this one process, and its figures (or its error) go into <out.json>.
 import { writeFileSync } from 'node:fs';
+import { Kvm } from '../dist/index.js';
+import { measureDeviceClose } from './device-close.mjs';
 import { measureGuestCalls } from './guest-calls.mjs';
 import { measureGuestGrowth } from './guest-growth.mjs';
 import { measureGroupScaling, measureTableScaling } from './guest-scaling.mjs';
@@ -35,6 +37,7 @@ await section('calls', async () => {
 });
 await section('setup', () => measureSetup({ group: 1, cycles: 5 }));
 await section('eventLoop', () => measureEventLoop({ group: 2 }));
+await section('deviceClose', () => measureDeviceClose({ Kvm }));
 await section('scalingGroups', () => measureGroupScaling());
 await section('scalingTables', () => measureTableScaling());
 await section('growth', () => measureGuestGrowth({ budgetMs: 12_000 * budgetSeconds, maxCycles: 100_000 }));

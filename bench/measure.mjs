@@ -1,5 +1,7 @@
 // Timing helpers: every row is measured in interleaved rounds (so drift on this shared machine
 // hits all rows alike) and reported as the median ns per call.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 export function nsPerCall(fn, calls) {
   const start = process.hrtime.bigint();
   fn(calls);
@@ -76,3 +78,18 @@ export function robustSlope(xs, ys) {
 export function growthExponent(xs, ys) {
   return slope(xs.map(Math.log), ys.map(Math.log));
 }
+
+/** The worst, 99th-percentile and mean event-loop delay while `operation()` (sync, or returning a promise) runs. */
+export async function loopDelayDuring(operation) {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  await sleep(50); // let the sampling timer start
+  const started = process.hrtime.bigint();
+  await operation();
+  const operationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  await sleep(20); // the sample that covers the end
+  histogram.disable();
+  return { operationMs, maxDelayMs: histogram.max / 1e6, p99DelayMs: histogram.percentile(99) / 1e6, meanDelayMs: histogram.mean / 1e6 };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,8 +8,12 @@
 //   target, met, why   the issue's target, whether this run met it, and what stands in the way
 //   note           anything else the reader needs (proxies, counts, peers that cannot run)
 
+import { readFileSync } from 'node:fs';
+
 export const SECTIONS = {
-  host: 'x86 host: FIONREAD proxy (no /dev/kvm here) — every call issues FIONREAD on a pipe (success) or /dev/null (ENOTTY)',
+  host: 'x86 host: FIONREAD twins — the library\'s call shapes, each issuing FIONREAD on a pipe (success) or /dev/null (ENOTTY), for the calls x86 cannot answer too (setSpaprTce, table.read)',
+  hostKvm: 'x86 host: the real KVM ioctls on this machine\'s /dev/kvm (what an x86 kernel answers: no sPAPR)',
+  hostEventLoop: 'x86 host: worst event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)',
   instructions: 'x86 host: user-space instructions per call (valgrind --tool=callgrind; the kernel is not counted)',
   guest: 'emulated POWER host (ppc64le guest under TCG): the real KVM ioctls',
   setup: 'emulated POWER host: attachIommuGroup + detach',
@@ -47,22 +51,34 @@ function callRow(section, { name, call, peer, ns, base, ratioBase, ratioTo, inst
   });
 }
 
+/** The CPU's Meltdown mitigation, from sysfs ('Mitigation: PTI' means every syscall return switches page tables). */
+function meltdownStatus() {
+  try {
+    return readFileSync('/sys/devices/system/cpu/vulnerabilities/meltdown', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const PTI = /PTI/.test(meltdownStatus());
+
 /** Why the success path misses 1.2× on this machine, with this run's figures. */
 function successWhy(ns) {
   const bare = ns.get('napi.bare');
   const floor = ns.get('floor');
-  return `a bare N-API function doing the same FIONREAD, with no library JavaScript, costs ${round(bare)} ns = ${round(bare / floor, 2)}× the floor in this run: ` +
-    'after each syscall the kernel exit flushes the TLB (PTI, no PCID on this CPU), so every page the call path touches — V8\'s API-call builtin, ' +
-    'napi_get_cb_info and the value readers in node\'s text, the handle scope, the JS objects — costs a page walk again on every call, while the floor loop touches ~3 pages. ' +
+  const cause = PTI
+    ? 'after each syscall the kernel exit switches page tables (PTI), so every page the call path touches — V8\'s API-call builtin, napi_get_cb_info and the value readers in node\'s text, the handle scope, the JS objects — can cost a page walk again on every call, while the floor loop touches ~3 pages'
+    : `a syscall costs only ${round(floor)} ns on this CPU (meltdown: ${meltdownStatus()}), so the fixed cost of entering native code from JavaScript weighs that much more against it`;
+  return `a bare N-API function doing the same FIONREAD, with no library JavaScript, costs ${round(bare)} ns = ${round(bare / floor, 2)}× the floor in this run: ${cause}. ` +
     'The library\'s own checks (closed guard, argument ranges, result check) add the rest; they are guarantees and stay';
 }
 
 function errorWhy(ns, key) {
   const afterSyscall = ns.get('js.errorAfterSyscall');
   const pure = ns.get('js.error');
-  const base = key === 'guest' ? '' : ` A pure-JS Error thrown right after a successful FIONREAD costs ${round(afterSyscall)} ns against ${round(pure)} ns in a warm loop: the same cold-TLB effect, before any library code.`;
-  return 'capturing the stack after a syscall dominates: V8 walks and summarizes the frames (optimized frames with inlined callers need their deoptimization data decoded), ' +
-    `touching memory the kernel exit made cold; with KvmVfioError.stackFrames = 0 the same error costs ${round(ns.get(key === 'guest' ? 'lib.errorNoStack' : 'lib.errorNoStack'))} ns.${base} ` +
+  const base = key === 'host' && afterSyscall !== undefined ? ` A pure-JS Error thrown right after a successful FIONREAD costs ${round(afterSyscall)} ns against ${round(pure)} ns in a warm loop, before any library code.` : '';
+  return 'capturing the stack dominates: V8 walks and summarizes the frames (optimized frames with inlined callers need their deoptimization data decoded); ' +
+    `with KvmVfioError.stackFrames = 0 the same error costs ${round(ns.get('lib.errorNoStack'))} ns.${base} ` +
     'Full stacks stay the default (a guarantee); stackFrames = 0 is the documented knob for hot failure loops';
 }
 
@@ -133,20 +149,32 @@ function hostRows(host, instructions) {
   return rows;
 }
 
-function guestCallRows(calls) {
-  const section = SECTIONS.guest;
-  if (!calls?.ok) return [row({ section, name: 'per-call figures in the emulated POWER host', note: calls?.error ?? 'not measured' })];
-  const ns = new Map(Object.entries(calls.value.ns));
-  const cNote = calls.value.notes?.c;
-  const rows = [];
-  const labels = {
+const KVM_CALL_LABELS = {
+  guest: {
     checkExtension: 'kvm.checkExtension(KVM_CAP_SPAPR_TCE_VFIO) on /dev/kvm',
     hasAttr: 'kvmVfio.hasAttr(KVM_DEV_VFIO_GROUP, SET_SPAPR_TCE)',
     setSpaprTce: 'kvmVfio.setSpaprTce(group, table) on a linked group — struct payload (kvm_vfio_spapr_tce)',
-  };
+  },
+  hostKvm: {
+    checkExtension: 'kvm.checkExtension(KVM_CAP_SPAPR_TCE_VFIO) on /dev/kvm',
+    hasAttr: 'kvmVfio.hasAttr(KVM_DEV_VFIO_GROUP, GROUP_ADD)',
+  },
+};
+
+const JS_UNDER_TCG = 'guest JavaScript runs 10-70× slower under TCG than on a real POWER host, so the N-API transition and the library\'s checks weigh far more against a syscall here than there';
+
+/** Per-call rows of real KVM ioctls: `where` is 'guest' (the emulated POWER host) or 'hostKvm' (x86). */
+function kvmCallRows(where, calls) {
+  const section = SECTIONS[where];
+  const guest = where === 'guest';
+  if (!calls?.ok) return [row({ section, name: `per-call figures ${guest ? 'in the emulated POWER host' : 'on this x86 host\'s /dev/kvm'}`, note: calls?.error ?? 'not measured' })];
+  const ns = new Map(Object.entries(calls.value.ns));
+  const cNote = calls.value.notes?.c;
+  const rows = [];
   const koffiNote = calls.value.notes?.koffi;
-  const koffiName = `koffi ${calls.value.koffiVersion ?? ''} (its linux-ppc64 build) — the same ioctl, struct built by koffi`.replace('  ', ' ');
-  for (const [call, label] of Object.entries(labels)) {
+  const koffiName = `koffi ${calls.value.koffiVersion ?? ''}${guest ? ' (its linux-ppc64 build)' : ''} — the same ioctl, struct built by koffi`.replace('  ', ' ');
+  const missWhy = guest ? JS_UNDER_TCG : `a KVM ioctl costs only ${round(ns.get('floor.checkExtension'))}–${round(ns.get('floor.hasAttr'))} ns here, so the fixed cost of entering native code from JavaScript weighs that much against it (the FIONREAD rows above show a bare N-API function alone)`;
+  for (const [call, label] of Object.entries(KVM_CALL_LABELS[where])) {
     const floor = ns.get(`floor.${call}`);
     const lib = ns.get(`lib.${call}`);
     const koffi = ns.get(`koffi.${call}`);
@@ -154,31 +182,32 @@ function guestCallRows(calls) {
     const missed = [ratio > 1.2 ? `${round(ratio, 2)}× the floor (${round(lib - floor)} ns above it)` : null, koffi !== undefined && lib >= koffi ? 'not faster than koffi' : null].filter(Boolean);
     rows.push(
       callRow(section, { name: `floor: 1,000 in one native call — ${label}`, call, peer: 'floor', ns: floor, base: floor, ratioBase: floor, ratioTo: 'floor' }),
-      callRow(section, { name: `C program (static, separate process) — ${call}`, call, peer: 'C', ns: ns.get(`c.${call}`), base: floor, ratioBase: floor, ratioTo: 'floor', note: cNote }),
+      callRow(section, { name: `C program (${guest ? 'static, ' : ''}separate process) — ${call}`, call, peer: 'C', ns: ns.get(`c.${call}`), base: floor, ratioBase: floor, ratioTo: 'floor', note: cNote }),
       callRow(section, {
         name: `kvm-vfio-spapr ${label}`, call, peer: 'kvm-vfio-spapr', ns: lib, base: floor, ratioBase: floor, ratioTo: 'floor',
-        target: '≤ 1.2× floor, < koffi', met: missed.length === 0,
-        why: `${missed.join('; ')}: guest JavaScript runs 10-70× slower under TCG than on a real POWER host, so the N-API transition and the library's checks weigh far more against a syscall here than there`,
+        target: '≤ 1.2× floor, < koffi', met: missed.length === 0, why: `${missed.join('; ')}: ${missWhy}`,
       }),
       callRow(section, { name: koffiName, call, peer: 'koffi', ns: koffi, base: floor, ratioBase: floor, ratioTo: 'floor', note: koffi === undefined ? koffiNote : undefined }),
     );
   }
-  rows.push(row({ section, name: 'ffi-napi', note: 'not measured here: ffi-napi 4.0.3 ships no ppc64le build, and building it needs a compiler in the guest and Node headers it compiles against (it fails against Node 20.20\'s)' }));
-  const typed = ns.get('js.typedArrayRead');
-  rows.push(
-    callRow(section, { name: 'BigUint64Array element read in JS (the floor of table.read)', call: 'tableRead', peer: 'floor', ns: typed, base: typed, ratioBase: typed, ratioTo: 'typed-array read' }),
-    callRow(section, { name: 'C program: one TCE read from the table\'s mmap', call: 'tableRead', peer: 'C', ns: ns.get('c.tableRead'), base: typed, note: cNote }),
-    callRow(section, { name: 'kvm-vfio-spapr table.read(i) on the real table mmap', call: 'tableRead', peer: 'kvm-vfio-spapr', ns: ns.get('lib.tableRead'), base: typed, ratioBase: typed, ratioTo: 'typed-array read' }),
-  );
+  if (guest) {
+    rows.push(row({ section, name: 'ffi-napi', note: 'not measured here: ffi-napi 4.0.3 ships no ppc64le build, and building it needs a compiler in the guest and Node headers it compiles against (it fails against Node 20.20\'s)' }));
+    const typed = ns.get('js.typedArrayRead');
+    rows.push(
+      callRow(section, { name: 'BigUint64Array element read in JS (the floor of table.read)', call: 'tableRead', peer: 'floor', ns: typed, base: typed, ratioBase: typed, ratioTo: 'typed-array read' }),
+      callRow(section, { name: 'C program: one TCE read from the table\'s mmap', call: 'tableRead', peer: 'C', ns: ns.get('c.tableRead'), base: typed, note: cNote }),
+      callRow(section, { name: 'kvm-vfio-spapr table.read(i) on the real table mmap', call: 'tableRead', peer: 'kvm-vfio-spapr', ns: ns.get('lib.tableRead'), base: typed, ratioBase: typed, ratioTo: 'typed-array read' }),
+    );
+  }
   const errorFloor = ns.get('errorFloor');
   const budget = ns.get('js.error') + errorFloor;
   rows.push(
     callRow(section, { name: 'floor: 1,000 KVM_SET_DEVICE_ATTR(group 1, attr 99) → ENXIO in one native call', call: 'errorFloor', peer: 'floor', ns: errorFloor, base: errorFloor }),
     callRow(section, { name: 'C program — the same ENXIO', call: 'errorFloor', peer: 'C', ns: ns.get('c.error'), base: errorFloor, note: cNote }),
     callRow(section, { name: 'kvm-vfio-spapr error path: kvmVfio.setAttr(1, 99n) → KvmVfioError ENXIO thrown and caught', call: 'error', peer: 'kvm-vfio-spapr', ns: ns.get('lib.error'), base: errorFloor, ratioBase: budget, ratioTo: 'pure-JS Error + floor',
-      target: '≤ 1.25× (pure-JS Error + floor)', met: ns.get('lib.error') / budget <= 1.25, why: errorWhy(ns, 'guest') }),
+      target: '≤ 1.25× (pure-JS Error + floor)', met: ns.get('lib.error') / budget <= 1.25, why: errorWhy(ns, where) }),
     callRow(section, { name: 'kvm-vfio-spapr error path, KvmVfioError.stackFrames = 0', call: 'error', peer: 'kvm-vfio-spapr', ns: ns.get('lib.errorNoStack'), base: errorFloor, ratioBase: budget, ratioTo: 'pure-JS Error + floor',
-      target: '≤ 1.25× (pure-JS Error + floor)', met: ns.get('lib.errorNoStack') / budget <= 1.25, why: 'the Error constructor and the hint lookup run in TCG-emulated JavaScript' }),
+      target: '≤ 1.25× (pure-JS Error + floor)', met: ns.get('lib.errorNoStack') / budget <= 1.25, why: guest ? 'the Error constructor and the hint lookup run in TCG-emulated JavaScript' : 'the Error constructor itself (a C++ builtin) and the message, hint lookup and eight fields' }),
     callRow(section, { name: `${koffiName.split(' — ')[0]} error path: errno read, Error built in JS, thrown and caught`, call: 'error', peer: 'koffi', ns: ns.get('koffi.error'), base: errorFloor, ratioBase: budget, ratioTo: 'pure-JS Error + floor', note: ns.get('koffi.error') === undefined ? koffiNote : undefined }),
     callRow(section, { name: 'pure-JS Error created, thrown and caught (no syscall)', call: 'error', peer: 'js', ns: ns.get('js.error'), base: 0 }),
   );
@@ -208,11 +237,14 @@ function setupRows(setup) {
   ];
 }
 
-function eventLoopRows(eventLoop) {
-  const section = SECTIONS.eventLoop;
-  if (!eventLoop?.ok) return [row({ section, name: 'event-loop delay', note: eventLoop?.error ?? 'not measured' })];
-  const idle = eventLoop.value.find((entry) => entry.key === 'idle');
-  return eventLoop.value.map((entry) => {
+/**
+ * Rows of worst event-loop delays: `entries` from measureEventLoop / measureDeviceClose. An async
+ * row's target is < 5 ms; `idleKey` names the baseline entry measured the same way.
+ */
+function eventLoopRows(section, result, { idleKey, baselineWhy }) {
+  if (!result?.ok) return [row({ section, name: 'event-loop delay', note: result?.error ?? 'not measured' })];
+  const idle = result.value.find((entry) => entry.key === idleKey);
+  return result.value.map((entry) => {
     const isAsync = entry.key.endsWith('-async');
     return row({
       section,
@@ -222,11 +254,13 @@ function eventLoopRows(eventLoop) {
       ...(isAsync ? {
         target: '< 5 ms',
         met: entry.worstDelayMs < 5,
-        why: `the idle loop alone, timed the same way in the same reps, shows a worst delay of ${round(idle?.worstDelayMs, 1)} ms: the emulated host (one TCG vCPU on a shared 2-core machine) stalls timers by itself; the operation's median worst delay is ${round(entry.medianWorstDelayMs, 1)} ms against the idle ${round(idle?.medianWorstDelayMs, 1)} ms`,
+        why: `the idle loop alone, timed the same way in the same reps, shows a worst delay of ${round(idle?.worstDelayMs, 1)} ms${baselineWhy}; the operation's median worst delay is ${round(entry.medianWorstDelayMs, 1)} ms against the idle ${round(idle?.medianWorstDelayMs, 1)} ms`,
       } : {}),
     });
   });
 }
+
+const GUEST_TIMERS = ': the emulated host (one TCG vCPU on a shared 2-core machine) stalls timers by itself';
 
 function growthRows(where, results) {
   const section = SECTIONS.growth;
@@ -300,15 +334,19 @@ function formatBytes(bytes) {
 }
 
 /** All rows of bench/results.json. */
-export function buildRows({ host, instructions, hostGrowth, guest, conditions }) {
+export function buildRows({ host, hostKvm, instructions, hostGrowth, guest, conditions }) {
   const sections = guest?.sections ?? {};
   const guestUnavailable = guest?.reason;
   const unavailable = (section) => (guestUnavailable ? { ok: false, error: guestUnavailable } : section);
+  const hostKvmPart = (part) => (hostKvm?.reason ? { ok: false, error: hostKvm.reason } : { ok: true, value: hostKvm?.[part] });
   return [
     ...hostRows(host, instructions),
-    ...guestCallRows(unavailable(sections.calls)),
+    ...kvmCallRows('hostKvm', hostKvmPart('calls')),
+    ...eventLoopRows(SECTIONS.hostEventLoop, hostKvmPart('deviceClose'), { idleKey: 'device-close-idle', baselineWhy: ' (a shared 2-core machine)' }),
+    ...kvmCallRows('guest', unavailable(sections.calls)),
     ...setupRows(unavailable(sections.setup)),
-    ...eventLoopRows(unavailable(sections.eventLoop)),
+    ...eventLoopRows(SECTIONS.eventLoop, unavailable(sections.eventLoop), { idleKey: 'idle', baselineWhy: GUEST_TIMERS }),
+    ...eventLoopRows(SECTIONS.eventLoop, unavailable(sections.deviceClose), { idleKey: 'device-close-idle', baselineWhy: GUEST_TIMERS }),
     ...growthRows('x86 host', hostGrowth),
     ...growthRows('emulated POWER host', guestUnavailable ? { reason: guestUnavailable } : sections.growth?.ok ? sections.growth.value : sections.growth),
     ...scalingRows(unavailable(sections.scalingGroups), unavailable(sections.scalingTables)),

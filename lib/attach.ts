@@ -258,7 +258,7 @@ class Attacher {
 
   /** Runs a step that is undone by closing what it opened. */
   own<T extends FdObject>(object: T, opened: boolean): T {
-    if (opened) this.releases.push(() => object.close());
+    if (opened) this.releases.push(slowTeardown(() => object.close(), () => object.closeAsync()));
     return object;
   }
 
@@ -285,9 +285,15 @@ class Attacher {
     this.releases.push(acquireStep(this.vm, 'kvm-vfio device', () => {
       if (this.vm.vfioDevice) return undefined;
       const created = this.vm.createVfioDevice();
-      return () => {
-        if (!created.closed && onlyClosedLinkedGroups(created)) created.close();
-      };
+      const unused = () => !created.closed && onlyClosedLinkedGroups(created);
+      return slowTeardown(
+        () => {
+          if (unused()) created.close();
+        },
+        async () => {
+          if (unused()) await created.closeAsync(); // its release waits for an RCU grace period
+        },
+      );
     }));
     const device = this.vm.createVfioDevice();
     if (!device.supportsSpaprTce()) {

@@ -45,7 +45,7 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>(closeLeaked);
 let readFd: (object: FdObject, method: string) => number;
 
 /** The base of every object that owns an fd. */
-export abstract class FdObject implements Disposable {
+export abstract class FdObject implements Disposable, AsyncDisposable {
   #fd: number;
   #operationsInFlight = 0;
   #closeWhenIdle = -1;
@@ -106,18 +106,45 @@ export abstract class FdObject implements Disposable {
    * own fds and stay usable: the kernel keeps the objects they depend on alive.
    */
   close(): void {
+    const fd = this.#takeFd();
+    if (fd >= 0) native.closeFd(fd);
+  }
+
+  /**
+   * close() with the close(2) itself on the libuv thread pool, for objects whose release waits in
+   * the kernel: closing a KVM device with a release op (the KVM-VFIO device) waits for an RCU grace
+   * period (virt/kvm/kvm_main.c kvm_device_release), and the last close of a VM destroys it. The
+   * object counts as closed from the call on; the promise settles once the kernel has released
+   * the fd. Idempotent, never rejects.
+   *
+   * @example
+   * await vm.vfioDevice?.closeAsync(); // no event-loop stall for the grace period
+   */
+  async closeAsync(): Promise<void> {
+    const fd = this.#takeFd();
+    if (fd >= 0) await native.closeFdAsync(fd);
+  }
+
+  /** The fd to close now (-1 if closed already or left to in-flight async work), marking this object closed. */
+  #takeFd(): number {
     const fd = this.#fd;
-    if (fd < 0) return;
+    if (fd < 0) return -1;
     this.#fd = -1;
     leakRegistry.unregister(this);
     this.beforeClose();
-    if (this.#operationsInFlight > 0) this.#closeWhenIdle = fd;
-    else native.closeFd(fd);
+    if (this.#operationsInFlight === 0) return fd;
+    this.#closeWhenIdle = fd;
+    return -1;
   }
 
   /** Same as close(). */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Same as closeAsync(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
   }
 }
 

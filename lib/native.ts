@@ -16,6 +16,7 @@ export interface NativeAddon {
   openDevice(path: string): number;
   duplicateFd(borrowedFd: number): number;
   closeFd(fd: number): number;
+  closeFdAsync(fd: number): Promise<number>;
   ownedFdCount(): number;
   isOwnedFd(fd: number): boolean;
   setSyscallTrace(enabled: boolean): void;

@@ -144,7 +144,7 @@ export class Vm extends FdObject {
         target: this.target,
         args: `type ${DeviceType.VFIO}`,
         ...(deviceFd === -EBUSY && this.#vfioDevice?.closed
-          ? { hint: 'this VM\'s KVM-VFIO device was closed, but the kernel keeps one per VM for the VM\'s lifetime: a new one cannot be created' }
+          ? { hint: 'this VM\'s KVM-VFIO device was closed here, but the kernel allows one per VM until its last fd is closed: a duplicate of it is still open elsewhere (a dup, or a process that inherited or received it), or this kernel predates kvm_vfio_release and keeps the device until the VM is destroyed' }
           : {}),
       });
     }

@@ -36,11 +36,21 @@ void Complete(napi_env env, napi_status /*status*/, void* data) {
   delete job;
 }
 
+napi_value Queue(NativeCall& call, const char* name, AsyncWork* job) {
+  napi_env env = call.env();
+  napi_value promise;
+  napi_value resource_name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  napi_create_async_work(env, nullptr, resource_name, Execute, Complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 }  // namespace
 
 napi_value QueueAsync(NativeCall& call, const char* name, int fd, MappingRef pinned,
                       std::function<AsyncResult(int fd)> work) {
-  napi_env env = call.env();
   AsyncWork* job = new AsyncWork();
   job->task = std::move(work);
   if (pinned && !pinned->Pin()) {
@@ -51,14 +61,14 @@ napi_value QueueAsync(NativeCall& call, const char* name, int fd, MappingRef pin
   long duplicate = DuplicateCloexec(fd);
   if (duplicate < 0) job->outcome.result = duplicate;
   job->fd = static_cast<int>(duplicate);
+  return Queue(call, name, job);
+}
 
-  napi_value promise;
-  napi_value resource_name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
-  napi_create_async_work(env, nullptr, resource_name, Execute, Complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+napi_value QueueAsyncTakingFd(NativeCall& call, const char* name, int fd, std::function<AsyncResult(int fd)> work) {
+  AsyncWork* job = new AsyncWork();
+  job->task = std::move(work);
+  job->fd = fd;
+  return Queue(call, name, job);
 }
 
 }  // namespace kvs

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "async_work.h"
 #include "syscall.h"
 
 namespace kvs {
@@ -70,6 +71,18 @@ napi_value CloseFd(napi_env env, napi_callback_info info) {
   return call.Number(result == -EINTR ? 0 : result);
 }
 
+// closeFdAsync(fd) -> Promise<0>: the fd leaves the table now; the thread pool closes it, so a
+// release that waits in the kernel does not stall the event loop (virt/kvm/kvm_main.c
+// kvm_device_release waits for an RCU grace period; the last VM fd destroys the VM).
+napi_value CloseFdAsync(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "closeFdAsync");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  call.state()->fds.Release(fd);
+  if (g_trace_enabled) TraceSyscall(kClose, 0);
+  return QueueAsyncTakingFd(call, "closeFdAsync", fd, [](int) { return AsyncResult{}; });
+}
+
 napi_value OwnedFdCount(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "ownedFdCount");
   return call.Number(static_cast<long>(call.state()->fds.count()));
@@ -108,6 +121,7 @@ napi_value TakeTrace(napi_env env, napi_callback_info info) {
 
 const FunctionSpec kFunctions[] = {
     {"openDevice", OpenDevice},       {"duplicateFd", DuplicateFd},         {"closeFd", CloseFd},
+    {"closeFdAsync", CloseFdAsync},
     {"ownedFdCount", OwnedFdCount},   {"isOwnedFd", IsOwnedFd},             {"setSyscallTrace", SetSyscallTrace},
     {"takeSyscallTrace", TakeTrace},
 };

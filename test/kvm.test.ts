@@ -8,7 +8,7 @@ import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Cap, DeviceType, Kvm, KvmVfioAttr, KvmVfioError, attachIommuGroup, probeLinkage } from '../dist/index.js';
+import { Cap, DeviceType, Kvm, KvmVfioAttr, KvmVfioError, attachIommuGroup, probeLinkage, resourceStats } from '../dist/index.js';
 import { O_CLOEXEC, caught, fdFlags, newFds, openFds, tracingSyscalls, x86KvmUnavailable } from './helpers.js';
 
 const unavailable = await x86KvmUnavailable();
@@ -185,6 +185,33 @@ describe.skipIf(unavailable !== undefined)(`x86 KVM on this machine${unavailable
     expect(device.hasAttr(KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD)).toBe(true);
     expect(typeof vcpu.stats().exits).toBe('bigint');
     expect(device.vm).toBe(vm);
+  });
+
+  it('closeAsync() closes at once and releases the fd on the thread pool; the VM may then create its KVM-VFIO device again (virt/kvm/kvm_main.c kvm_device_release)', async () => {
+    using kvm = Kvm.open();
+    using vm = kvm.createVm();
+    const before = openFds();
+    const owned = resourceStats().ownedFds;
+    const device = vm.createVfioDevice();
+    const [deviceFd] = newFds(before);
+    const closing = device.closeAsync();
+    expect(device.closed).toBe(true);
+    expect(vm.vfioDevice).toBeUndefined();
+    expect(resourceStats().ownedFds).toBe(owned);
+    const { error, syscalls } = await tracingSyscalls(() => device.hasAttr(1, 1));
+    expect((error as KvmVfioError).code).toBe('ERR_KVM_CLOSED');
+    expect(syscalls).toBe(0);
+    await closing;
+    await device.closeAsync(); // idempotent
+    expect(() => readlinkSync(`/proc/self/fd/${deviceFd}`)).toThrow(); // released by the kernel
+    const again = vm.createVfioDevice(); // the released device left the VM's list
+    expect(again).not.toBe(device);
+    {
+      await using scoped = again;
+      expect(scoped.hasAttr(KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD)).toBe(true);
+    }
+    expect(again.closed).toBe(true);
+    expect(newFds(before)).toEqual([]); // `await using` waited for the thread pool's close
   });
 
   it('a VM fd used from another process fails with EIO and the hint (virt/kvm/kvm_main.c kvm_vm_ioctl: kvm->mm != current->mm)', () => {

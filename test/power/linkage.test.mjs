@@ -132,6 +132,24 @@ describe('attachIommuGroup on the emulated POWER host', () => {
     assert.deepEqual(fdTargets(), fds);
   }));
 
+  it('closeAsync releases the KVM-VFIO device the attach created on the thread pool; the VM may create it again (virt/kvm/kvm_main.c kvm_device_release, virt/kvm/vfio.c kvm_vfio_release)', () => scoped(async (use) => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    await settle();
+    const fds = fdTargets();
+    const linkage = attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory });
+    assert.equal(vm.vfioDevice, linkage.device); // this attach created it
+    await linkage.closeAsync();
+    assert.equal(linkage.device.closed, true);
+    assert.equal(vm.vfioDevice, undefined);
+    assert.deepEqual(fdTargets(), fds); // the device fd included: closed before closeAsync settled
+    const again = use(vm.createVfioDevice());
+    assert.notEqual(again, linkage.device);
+    assert.equal(again.supportsSpaprTce(), true);
+    await again.closeAsync();
+    assert.deepEqual(fdTargets(), fds);
+  }));
+
   it('links two groups on one KVM-VFIO device, each to its own LIOBN', () => scoped((use) => {
     const vm = vmScope(use);
     const memory = guestMemory(use);

@@ -136,7 +136,7 @@ function inProcessRows({ pipe, dead, pipeFloor, deadFloor, koffi, pipeFd, nullFd
 /** The objects, fds and rows of the in-process run; close() releases them. */
 export async function setupHostCalls({ peersProblem }) {
   const { KvmVfioError } = await import(join(dirname(benchDir), 'dist', 'index.js'));
-  swapInTwins();
+  const restoreNatives = swapInTwins();
   const workDir = mkdtempSync(join(tmpdir(), 'kvm-vfio-spapr-bench-'));
   const fifoPath = makeFifo(workDir);
   const pipe = objectsOver(fifoPath);
@@ -158,6 +158,7 @@ export async function setupHostCalls({ peersProblem }) {
       closeSync(rawPipeFd);
       closeSync(rawNullFd);
       rmSync(workDir, { recursive: true, force: true });
+      restoreNatives();
     },
   };
 }

@@ -4,8 +4,12 @@
 // the C program (bench/c/kvm_calls.c without a group) and koffi with the same request numbers;
 // then the KVM-VFIO device's close, sync and async, for the event loop. x86 has no sPAPR code, so
 // setSpaprTce and table.read stay in the FIONREAD rows (host-calls.mjs) and the guest.
+// run.mjs runs this file in a process of its own (`node bench/host-kvm.mjs`, JSON on stdout): the
+// FIONREAD rows swap natives, and V8 then treats those properties as mutable in that process.
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { measureDeviceClose } from './device-close.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 
@@ -121,4 +125,13 @@ export async function measureHostKvm({ root, cacheDir, benchDir, peersProblem })
   console.error('bench: KVM-VFIO device close, sync and async, on this x86 host...');
   const deviceClose = await measureDeviceClose({ Kvm });
   return { calls: { ns: Object.fromEntries(ns), notes, koffiVersion: koffi.peer?.version }, deviceClose };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const benchDir = dirname(fileURLToPath(import.meta.url));
+  const root = dirname(benchDir);
+  const cacheDir = join(root, '.cache', 'bench');
+  mkdirSync(cacheDir, { recursive: true });
+  const result = await measureHostKvm({ root, cacheDir, benchDir, peersProblem: process.argv[2] });
+  console.log(JSON.stringify(result));
 }

@@ -2,8 +2,8 @@
 // npm run bench: the whole performance report in one run (issue 6).
 //   1. x86 host, per call: the hot calls through the public API (FIONREAD twins), the in-process
 //      floor, a separate C program, koffi, ffi-napi, pure-JS errors          (host-calls.mjs)
-//   1b. x86 host with a usable /dev/kvm: the real KVM ioctls x86 answers, the same peers, and the
-//      KVM-VFIO device's close, sync vs async, for the event loop             (host-kvm.mjs)
+//   1b. x86 host with a usable /dev/kvm, in a process of its own: the real KVM ioctls x86 answers,
+//      the same peers, and the KVM-VFIO device's close, sync vs async, for the event loop (host-kvm.mjs)
 //   2. x86 host: user-space instructions per call under callgrind              (callgrind.mjs)
 //   3. x86 host: RSS and fds over 100k create/close cycles per object kind     (growth.mjs)
 //   4. the emulated POWER host, booted once: real KVM calls and a static C program, attach +
@@ -52,6 +52,16 @@ function hostGrowth() {
     return JSON.parse(child.stdout.trim().split('\n').pop());
   } catch {
     return { reason: `growth run failed: ${(child.stderr || '').trim().split('\n').slice(-1)[0]}` };
+  }
+}
+
+/** host-kvm.mjs in a process of its own (the FIONREAD rows swap natives in this one). */
+function hostKvmCalls(peersProblem) {
+  const child = spawnSync(process.execPath, [join(benchDir, 'host-kvm.mjs'), ...(peersProblem ? [peersProblem] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 });
+  try {
+    return JSON.parse(child.stdout.trim().split('\n').pop());
+  } catch {
+    return { reason: `the real-KVM run failed (exit ${child.status})` };
   }
 }
 
@@ -111,12 +121,11 @@ const { buildRows, printTable } = await import('./report.mjs');
 const { renderChart } = await import('./chart.mjs');
 const { compileCProgram, ensurePeersInstalled, measureHostCalls } = await import('./host-calls.mjs');
 const { measureInstructions } = await import('./callgrind.mjs');
-const { measureHostKvm } = await import('./host-kvm.mjs');
 
 const started = { date: new Date().toISOString(), node: process.version, host: `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`, ...conditions('AtStart') };
 const peersProblem = ensurePeersInstalled();
 const host = await measureHostCalls({ peersProblem });
-const hostKvm = await measureHostKvm({ root, cacheDir, benchDir, peersProblem });
+const hostKvm = hostKvmCalls(peersProblem);
 const instructions = measureInstructions({ cBinary: compileCProgram(), peersProblem });
 const growth = hostGrowth();
 const guest = runGuest();

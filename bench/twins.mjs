@@ -15,8 +15,14 @@ const { DeviceType, Kvm, KvmDevice, KvmVfioDevice, SpaprTceTable, VfioGroup } = 
 
 const TABLE_ENTRIES = 1n << 18n; // a 1 GiB window of 4 KiB IOMMU pages
 
-/** Replaces the KVM natives the hot calls use with their FIONREAD twins; a table maps anonymous memory. */
+const SWAPPED = ['checkExtension', 'hasDeviceAttr', 'setDeviceAttrU64', 'setSpaprTce', 'mapSpaprTceTable'];
+
+/**
+ * Replaces the KVM natives the hot calls use with their FIONREAD twins; a table maps anonymous
+ * memory. Returns a function that puts the real natives back (the real-KVM rows run after these).
+ */
 export function swapInTwins() {
+  const real = Object.fromEntries(SWAPPED.map((name) => [name, native[name]]));
   native.checkExtension = native.twinCheckExtension;
   native.hasDeviceAttr = native.twinHasDeviceAttr;
   native.setDeviceAttrU64 = native.twinSetDeviceAttrU64;
@@ -25,6 +31,7 @@ export function swapInTwins() {
     const page = BigInt(native.pageSize());
     return native.mapAnonymous(((entries * 8n + page - 1n) / page) * page);
   };
+  return () => Object.assign(native, real);
 }
 
 /** An fd the addon owns: a CLOEXEC duplicate of `path` opened read-write (a fifo) or read-only. */

@@ -166,6 +166,11 @@ export function resourceStats(): {
   ownedFds: number;
   /** Objects garbage-collected without close() whose fd the finalizer closed. */
   closedByFinalizer: number;
+  /**
+   * Mappings the library made and has not unmapped yet (guest memory, TCE tables, kvm_run, BARs),
+   * in the whole process: every thread and worker.
+   */
+  mappings: number;
 } {
-  return { ownedFds: native.ownedFdCount(), closedByFinalizer: leakStats.closedByFinalizer };
+  return { ownedFds: native.ownedFdCount(), closedByFinalizer: leakStats.closedByFinalizer, mappings: native.liveMappingCount() };
 }

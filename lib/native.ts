@@ -18,6 +18,7 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   closeFdAsync(fd: number): Promise<number>;
   ownedFdCount(): number;
+  liveMappingCount(): number;
   isOwnedFd(fd: number): boolean;
   setSyscallTrace(enabled: boolean): void;
   takeSyscallTrace(): number[];

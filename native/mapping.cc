@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "addon.h"
 #include "syscall.h"
 
@@ -17,12 +19,19 @@ void DeleteWrappedRef(napi_env /*env*/, void* data, void* /*hint*/) { delete sta
 // ...but external ArrayBuffer finalizers receive the buffer's memory as `data` and our pointer as `hint`.
 void DeleteBufferRef(napi_env /*env*/, void* /*data*/, void* hint) { delete static_cast<MappingRef*>(hint); }
 
+std::atomic<long> g_live_mappings{0};
+
 }  // namespace
+
+Mapping::Mapping(void* address, size_t length) : address_(address), length_(length) { ++g_live_mappings; }
 
 Mapping::~Mapping() { Unmap(); }
 
+long LiveMappingCount() { return g_live_mappings.load(); }
+
 long Mapping::UnmapNow() {
   if (g_trace_enabled) TraceSyscall(kMunmap, 0);
+  --g_live_mappings;
   return munmap(address_, length_) == 0 ? 0 : NegativeErrno();
 }
 
@@ -142,6 +151,11 @@ napi_value MapAnonymous(napi_env env, napi_callback_info info) {
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
 }
 
+napi_value LiveMappings(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "liveMappingCount");
+  return call.Number(LiveMappingCount());
+}
+
 napi_value GetPageSize(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "pageSize");
   return call.Number(static_cast<long>(PageSize()));
@@ -151,6 +165,7 @@ const FunctionSpec kFunctions[] = {
     {"unmapMapping", UnmapMapping},
     {"mapAnonymous", MapAnonymous},
     {"pageSize", GetPageSize},
+    {"liveMappingCount", LiveMappings},
 };
 
 }  // namespace

@@ -18,7 +18,7 @@ class NativeCall;
 
 class Mapping {
  public:
-  Mapping(void* address, size_t length) : address_(address), length_(length) {}
+  Mapping(void* address, size_t length);
   ~Mapping();
 
   // Unmaps once (deferred while pinned); returns 0 or -errno.
@@ -46,6 +46,9 @@ class Mapping {
 };
 
 using MappingRef = std::shared_ptr<Mapping>;
+
+// Mappings made and not yet unmapped, in this process (all threads and environments).
+long LiveMappingCount();
 
 size_t PageSize();
 

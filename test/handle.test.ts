@@ -41,6 +41,32 @@ describe('fd ownership', () => {
     cleanup();
   });
 
+  it('closeAsync() closes at once, without a syscall on this thread, releases the fd on the thread pool, and is idempotent', async () => {
+    const { probe, fd, cleanup } = adoptDevNull();
+    const owned = resourceStats().ownedFds;
+    const { result: closing, error } = await tracingSyscalls(() => probe.closeAsync());
+    expect(error).toBeUndefined();
+    expect(probe.closed).toBe(true);
+    expect(resourceStats().ownedFds).toBe(owned - 1); // out of the table at once: no call can reach the number
+    expect(((await tracingSyscalls(() => probe.readableBytes())).error as KvmVfioError).code).toBe('ERR_KVM_CLOSED');
+    await closing;
+    expect(openFds().has(fd)).toBe(false);
+    await probe.closeAsync();
+    await probe[Symbol.asyncDispose]();
+    probe.close();
+    cleanup();
+  });
+
+  it('resourceStats().mappings counts the mappings the library made until each is unmapped', async () => {
+    const { GuestMemory, pageSize } = await import('../dist/index.js');
+    const before = resourceStats().mappings;
+    const memory = GuestMemory.allocate(BigInt(pageSize()));
+    expect(resourceStats().mappings).toBe(before + 1);
+    memory.close();
+    memory.close();
+    expect(resourceStats().mappings).toBe(before);
+  });
+
   it('a closed object throws ERR_KVM_CLOSED and issues no syscall, even when its fd number is reused', async () => {
     const { probe, fd, cleanup } = adoptDevNull();
     probe.close();

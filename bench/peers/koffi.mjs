@@ -22,19 +22,32 @@ function errnoError(koffi, name) {
  * its argument as a value (KVM_CHECK_EXTENSION) rather than a pointer to an int (FIONREAD).
  * from: a directory whose node_modules holds koffi (default: bench/'s own).
  */
-export function loadKoffiPeer({ requests, capByValue = false, from }) {
+/** koffi's struct types are process-wide: they are declared, and the ioctl prototypes bound, once per koffi. */
+const bindings = new Map();
+
+function bind(from) {
   const require = createRequire(from ? resolve(from, 'package.json') : import.meta.url);
   const koffi = require('koffi');
+  if (bindings.has(koffi)) return bindings.get(koffi);
   const libc = koffi.load('libc.so.6');
   koffi.struct('kvm_vfio_spapr_tce', { groupfd: 'int32', tablefd: 'int32' });
   koffi.struct('kvm_device_attr', { flags: 'uint32', group: 'uint32', attr: 'uint64', addr: 'uint64' });
   koffi.struct('kvm_device_attr_u64', { flags: 'uint32', group: 'uint32', attr: 'uint64', addr: 'uint64 *' });
   koffi.struct('kvm_device_attr_spapr', { flags: 'uint32', group: 'uint32', attr: 'uint64', addr: 'kvm_vfio_spapr_tce *' });
-  const ioctlPointer = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
-  const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
-  const ioctlAttr = libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr *']);
-  const ioctlAttrU64 = libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr_u64 *']);
-  const ioctlAttrSpapr = libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr_spapr *']);
+  const bound = {
+    koffi,
+    ioctlPointer: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    ioctlValue: libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']),
+    ioctlAttr: libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr *']),
+    ioctlAttrU64: libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr_u64 *']),
+    ioctlAttrSpapr: libc.func('ioctl', 'int', ['int', 'unsigned long', 'const kvm_device_attr_spapr *']),
+  };
+  bindings.set(koffi, bound);
+  return bound;
+}
+
+export function loadKoffiPeer({ requests, capByValue = false, from }) {
+  const { koffi, ioctlPointer, ioctlValue, ioctlAttr, ioctlAttrU64, ioctlAttrSpapr } = bind(from);
   const out = new Int32Array(1);
   const check = (result, name) => {
     if (result < 0) throw errnoError(koffi, name);

@@ -1,5 +1,7 @@
 // Leak measurement shared by the host suite and the emulated POWER host: run open/close cycles of
-// one object kind and compare open fds, library-owned fds, mappings and RSS before and after.
+// one object kind and compare open fds, library-owned fds, the library's live mappings (exactly),
+// the process's mappings (V8's heap pages aside; loosely: V8 and malloc map and unmap as they grow)
+// and RSS before and after.
 import { readFileSync } from 'node:fs';
 import { openFdCount } from '../support/fds.mjs';
 import { setFlagsFromString } from 'node:v8';
@@ -8,9 +10,19 @@ import { resourceStats } from '../../dist/index.js';
 
 export { openFdCount } from '../support/fds.mjs';
 
-/** Lines of /proc/self/maps: one per mapping. */
+const V8_PAGE = 0x40000n; // V8 allocates its heap in 256 KiB pages, aligned to their size
+
+/** A V8 heap page: anonymous, read-write, 256 KiB at a 256 KiB boundary (they come and go with GC). */
+function isV8HeapPage(line) {
+  const [range, perms, , , , name] = line.split(/\s+/);
+  if (perms !== 'rw-p' || name) return false;
+  const [start, end] = range.split('-').map((hex) => BigInt(`0x${hex}`));
+  return end - start === V8_PAGE && start % V8_PAGE === 0n;
+}
+
+/** Mappings in /proc/self/maps, without V8's heap pages: what the library and its kernel objects map shows here. */
 export function mappingCount() {
-  return readFileSync('/proc/self/maps', 'utf8').split('\n').length - 1;
+  return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line && !isV8HeapPage(line)).length;
 }
 
 /** globalThis.gc, or, without --expose-gc (the emulated host's runner), the same function switched on now. */
@@ -30,7 +42,8 @@ export async function settle(rounds = 4) {
 }
 
 function snapshot() {
-  return { fds: openFdCount(), ownedFds: resourceStats().ownedFds, mappings: mappingCount(), rss: process.memoryUsage.rss() };
+  const stats = resourceStats();
+  return { fds: openFdCount(), ownedFds: stats.ownedFds, libraryMappings: stats.mappings, mappings: mappingCount(), rss: process.memoryUsage.rss() };
 }
 
 /**
@@ -39,26 +52,29 @@ function snapshot() {
  * is the growth over the second half, when the V8 heap has reached its working size: a leak of
  * 1 KiB per cycle shows there as 5 MiB per 5,000 cycles.
  */
-export async function measureCycles(name, cycles, cycle, { warmup = Math.min(2000, cycles) } = {}) {
+export async function measureCycles(name, cycles, cycle, { warmup = Math.min(2000, cycles), drain = async () => {} } = {}) {
+  const snapshotWhenDrained = async () => {
+    await drain(); // work the cycles left in flight (async closes) finishes before each snapshot
+    await settle();
+    return snapshot();
+  };
   for (let i = 0; i < warmup; i += 1) await cycle(i);
-  await settle();
-  const before = snapshot();
+  const before = await snapshotWhenDrained();
   const started = process.hrtime.bigint();
   const half = Math.floor(cycles / 2);
   for (let i = 0; i < half; i += 1) await cycle(i);
   const halfElapsed = process.hrtime.bigint() - started;
-  await settle();
-  const middle = snapshot();
+  const middle = await snapshotWhenDrained();
   const resumed = process.hrtime.bigint();
   for (let i = half; i < cycles; i += 1) await cycle(i);
   const elapsed = Number(halfElapsed + (process.hrtime.bigint() - resumed)) / 1e6;
-  await settle();
-  const after = snapshot();
+  const after = await snapshotWhenDrained();
   const result = { name, cycles, before, middle, after, rssGrowth: after.rss - before.rss, lateRssGrowth: after.rss - middle.rss, msPerCycle: elapsed / cycles };
   const mib = (bytes) => (bytes / 1048576).toFixed(1);
   console.log(
     `# leaks: ${name}: ${cycles} cycles, ${result.msPerCycle.toFixed(3)} ms each; fds ${before.fds} -> ${after.fds}, ` +
-      `library fds ${before.ownedFds} -> ${after.ownedFds}, mappings ${before.mappings} -> ${after.mappings}, ` +
+      `library fds ${before.ownedFds} -> ${after.ownedFds}, library mappings ${before.libraryMappings} -> ${after.libraryMappings}, ` +
+      `process mappings ${before.mappings} -> ${after.mappings}, ` +
       `RSS ${mib(before.rss)} -> ${mib(middle.rss)} -> ${mib(after.rss)} MiB`,
   );
   return result;

@@ -1,6 +1,7 @@
 // Leaks on the emulated POWER host: open/close cycles of every kernel object kind, attach/detach
 // cycles of a VFIO group to a LIOBN, and objects dropped without close() (the finalizer closes
-// them). Open fds, library fds and mappings must come back exactly; RSS may grow by less than
+// them). Open fds, library fds and the library's mappings must come back exactly (the process's
+// within a few: V8 and malloc move); RSS may grow by less than
 // RSS_BOUND over a run and LATE_RSS_BOUND over its second half. npm test runs 200 cycles per kind,
 // 1,000 attach/detach cycles with a 16 MiB window (~35 ms each) and 10 with a 1 GiB window (~470 ms
 // each: the emulated platform builds a 256K-entry TCE table per window); `npm run test:leaks`
@@ -26,7 +27,8 @@ const PAGE = BigInt(pageSize());
 function assertNoLeak(result) {
   assert.equal(result.after.fds, result.before.fds, 'open fds');
   assert.equal(result.after.ownedFds, result.before.ownedFds, 'library fds');
-  assert.ok(result.after.mappings <= result.before.mappings + 2, `mappings ${result.before.mappings} -> ${result.after.mappings}`);
+  assert.equal(result.after.libraryMappings, result.before.libraryMappings, 'library mappings');
+  assert.ok(result.after.mappings <= result.before.mappings + 16, `process mappings ${result.before.mappings} -> ${result.after.mappings} (V8 and malloc move a few)`);
   assert.ok(result.rssGrowth < RSS_BOUND, `RSS grew ${result.rssGrowth} bytes`);
   assert.ok(result.lateRssGrowth < LATE_RSS_BOUND, `RSS grew ${result.lateRssGrowth} bytes over the second half`);
 }
@@ -68,7 +70,7 @@ describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind
       group.close();
     }],
     ['GuestMemory.allocate + close', () => {
-      const memory = GuestMemory.allocate(PAGE * 4n);
+      const memory = GuestMemory.allocate(PAGE * 3n); // 192 KiB: never the shape of a V8 heap page, which mappingCount() leaves out
       new Uint8Array(memory.buffer)[0] = 1;
       memory.close();
     }],

@@ -1,15 +1,15 @@
 // attachIommuGroup: link a VFIO IOMMU group to a guest LIOBN in one call, in QEMU's order
 // (kernel-abi.md §6), with rollback of every step on failure and a Linkage that undoes it all.
 import { Cap, IommuType } from './constants.js';
-import { KvmVfioError, usageError } from './errors.js';
-import type { GuestMemory } from './guest-memory.js';
+import { KvmVfioError, closedError, usageError } from './errors.js';
+import { GuestMemory } from './guest-memory.js';
 import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { type Release, acquireStep, slowTeardown } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
 import { checkBigU64, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
 import { VfioContainer, type DmaWindow } from './vfio-container.js';
-import { VfioGroup, devicesBlockingViability } from './vfio-group.js';
+import { VfioGroup, devicesBlockingViability, groupDevicePath } from './vfio-group.js';
 import { Vm } from './vm.js';
 
 /** Options for {@link attachIommuGroup}. */
@@ -200,9 +200,13 @@ interface Plan {
   levels: number;
 }
 
-function checkAttachOptions(options: unknown): Plan & { group: number | string | VfioGroup } {
+function checkAttachOptions(options: unknown, method: string): Plan & { group: number | string | VfioGroup } {
   const { group, liobn, windowSize, pageShift = 12, busOffset = 0n, iommu = 'v2', memory, container, levels = 1 } = checkOptions<AttachOptions>('options', options);
-  if (!(group instanceof VfioGroup) && typeof group !== 'number' && typeof group !== 'string') {
+  if (group instanceof VfioGroup) {
+    if (group.closed) throw closedError(group.target, method);
+  } else if (typeof group === 'number' || typeof group === 'string') {
+    groupDevicePath('options.group', group);
+  } else {
     throw invalidArgType('options.group', 'a group number, a path or a VfioGroup', group);
   }
   checkBigU64('options.liobn', liobn);
@@ -215,8 +219,8 @@ function checkAttachOptions(options: unknown): Plan & { group: number | string |
   if (windowSize! % pageSize !== 0n || busOffset % pageSize !== 0n) {
     throw invalidArgValue('options.windowSize', windowSize, `and options.busOffset must be multiples of the IOMMU page size (${pageSize})`);
   }
-  const memories = memory === undefined ? [] : Array.isArray(memory) ? [...memory] : [memory];
-  if (container !== undefined) checkInstance('options.container', container, VfioContainer);
+  const memories = checkMemories(memory, method);
+  if (container !== undefined && checkInstance('options.container', container, VfioContainer).closed) throw closedError(container.target, method);
   return {
     group: group!,
     liobn: liobn!,
@@ -229,6 +233,18 @@ function checkAttachOptions(options: unknown): Plan & { group: number | string |
     container,
     levels,
   };
+}
+
+/** options.memory: a GuestMemory or an array of them, each open; checked before any syscall (also for v1, which does not register it). */
+function checkMemories(memory: unknown, method: string): GuestMemory[] {
+  if (memory === undefined) return [];
+  const many = Array.isArray(memory);
+  const memories: unknown[] = many ? [...memory] : [memory];
+  memories.forEach((item, i) => {
+    const checked = checkInstance(many ? `options.memory[${i}]` : 'options.memory', item, GuestMemory);
+    if (checked.closed) checked.handleFor(method); // throws ERR_KVM_CLOSED
+  });
+  return memories as GuestMemory[];
 }
 
 function notAvailable(step: AttachStep, code: string, hint: string): KvmVfioError {
@@ -478,8 +494,8 @@ function covers(window: DmaWindow, busOffset: bigint, windowSize: bigint, pageSh
  * console.log(linkage.table.read(0));
  */
 export function attachIommuGroup(vm: Vm, options: AttachOptions): Linkage {
-  checkInstance('vm', vm, Vm);
-  const plan = checkAttachOptions(options);
+  if (checkInstance('vm', vm, Vm).closed) throw closedError(vm.target, 'attachIommuGroup');
+  const plan = checkAttachOptions(options, 'attachIommuGroup');
   const attacher = new Attacher(vm, plan);
   try {
     attacher.checkCapabilities();
@@ -550,8 +566,8 @@ function groupNumberOf(spec: number | string | VfioGroup): number | undefined {
  * nothing that lasts (a KVM-VFIO device it had to create is closed again).
  */
 export function probeLinkage(vm: Vm, options: AttachOptions): LinkageProbe {
-  checkInstance('vm', vm, Vm);
-  const plan = checkAttachOptions(options);
+  if (checkInstance('vm', vm, Vm).closed) throw closedError(vm.target, 'probeLinkage');
+  const plan = checkAttachOptions(options, 'probeLinkage');
   const checks: LinkageCheck[] = [];
   const warnings: string[] = [];
   const check = (name: string, test: () => string | true): void => {

@@ -43,12 +43,13 @@ export class Kvm extends FdObject {
   readonly path: string;
   /** KVM_GET_API_VERSION: always 12 once open() succeeded. */
   readonly apiVersion: number;
-  #vcpuMmapSize: number | undefined;
+  readonly #vcpuMmapSize: number;
 
-  private constructor(token: typeof CONSTRUCTING, fd: number, path: string, apiVersion: number) {
+  private constructor(token: typeof CONSTRUCTING, fd: number, path: string, apiVersion: number, vcpuMmapSize: number) {
     super(token, fd, 'kvm system');
     this.path = path;
     this.apiVersion = apiVersion;
+    this.#vcpuMmapSize = vcpuMmapSize;
   }
 
   /** Opens /dev/kvm (O_RDWR | O_CLOEXEC) and checks that it speaks KVM API 12. */
@@ -76,7 +77,14 @@ export class Kvm extends FdObject {
 
   private static fromOwnedFd(fd: number, path: string): Kvm {
     const version = native.getApiVersion(fd);
-    if (version === KVM_API_VERSION) return new Kvm(CONSTRUCTING, fd, path, version);
+    if (version === KVM_API_VERSION) {
+      // Asked here, once: VMs need it for their vCPUs' kvm_run mappings even after this object is
+      // closed (KVM_GET_VCPU_MMAP_SIZE exists only on /dev/kvm; virt/kvm/kvm_main.c kvm_dev_ioctl).
+      const mmapSize = native.getVcpuMmapSize(fd);
+      if (mmapSize >= 0) return new Kvm(CONSTRUCTING, fd, path, version, mmapSize);
+      native.closeFd(fd);
+      throw syscallError(mmapSize, { syscall: 'ioctl', request: 'KVM_GET_VCPU_MMAP_SIZE', target: 'kvm system' });
+    }
     native.closeFd(fd);
     const target = 'kvm system';
     if (version < 0) throw syscallError(version, { syscall: 'ioctl', request: 'KVM_GET_API_VERSION', target });
@@ -98,14 +106,14 @@ export class Kvm extends FdObject {
     return Vm.fromOwnedFd(CONSTRUCTING, vmFd, this, type);
   }
 
-  /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping (asked once). */
+  /** KVM_GET_VCPU_MMAP_SIZE: the size of each vCPU's kvm_run mapping (asked once, at open). */
   vcpuMmapSize(): number {
-    const fd = this.fdFor('vcpuMmapSize');
-    if (this.#vcpuMmapSize === undefined) {
-      const result = native.getVcpuMmapSize(fd);
-      if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_VCPU_MMAP_SIZE', target: this.target });
-      this.#vcpuMmapSize = result;
-    }
+    this.fdFor('vcpuMmapSize');
     return this.#vcpuMmapSize;
+  }
+
+  /** @internal The same, for this object's VMs, which outlive it. */
+  static vcpuMmapSizeOf(kvm: Kvm): number {
+    return kvm.#vcpuMmapSize;
   }
 }

@@ -64,6 +64,11 @@ export class RegionMapping implements Disposable {
     this.size = size;
   }
 
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#region === undefined;
+  }
+
   /** The mapped registers (detached once closed). MMIO: access with the device's width and byte order. */
   get buffer(): ArrayBuffer {
     if (!this.#region) throw usageError('ERR_KVM_CLOSED', 'region mapping', 'buffer was used after close()');

@@ -68,6 +68,23 @@ function describeBlockers(group: number | undefined): string {
 }
 
 /**
+ * @internal The device node of a group given as a number (/dev/vfio/N) or a path; throws
+ * TypeError / RangeError for anything else, before any syscall.
+ */
+export function groupDevicePath(name: string, group: unknown): { path: string; groupNumber: number | undefined } {
+  if (typeof group === 'number') {
+    const groupNumber = checkInteger(name, group, 0, 0x7fff_ffff);
+    return { path: `/dev/vfio/${groupNumber}`, groupNumber };
+  }
+  if (typeof group === 'string') {
+    const path = checkString(name, group);
+    const match = /^\/dev\/vfio\/(\d+)$/.exec(path);
+    return { path, groupNumber: match ? Number(match[1]) : undefined };
+  }
+  throw invalidArgType(name, 'a group number or a path', group);
+}
+
+/**
  * A VFIO group.
  *
  * @example
@@ -89,18 +106,7 @@ export class VfioGroup extends FdObject {
 
   /** Opens /dev/vfio/N (a group number) or a path (O_RDWR | O_CLOEXEC). A group opens only once. */
   static open(group: number | string): VfioGroup {
-    let path: string;
-    let groupNumber: number | undefined;
-    if (typeof group === 'number') {
-      groupNumber = checkInteger('group', group, 0, 0x7fff_ffff);
-      path = `/dev/vfio/${group}`;
-    } else if (typeof group === 'string') {
-      path = checkString('group', group);
-      const match = /^\/dev\/vfio\/(\d+)$/.exec(path);
-      groupNumber = match ? Number(match[1]) : undefined;
-    } else {
-      throw invalidArgType('group', 'a group number or a path', group);
-    }
+    const { path, groupNumber } = groupDevicePath('group', group);
     const fd = native.openDevice(path);
     const target = groupNumber === undefined ? 'vfio group' : `vfio group ${groupNumber}`;
     if (fd < 0) throw syscallError(fd, { syscall: 'open', request: 'open', qualifiers: ['vfio group'], target, args: `'${path}'` });

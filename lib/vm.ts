@@ -236,7 +236,7 @@ export class Vm extends FdObject {
   createVcpu(id: number): Vcpu {
     const fd = this.fdFor('createVcpu');
     checkInteger('id', id, 0, 0xffff_ffff);
-    const mmapSize = this.kvm.vcpuMmapSize();
+    const mmapSize = Kvm.vcpuMmapSizeOf(this.kvm); // known since kvm was opened; kvm may be closed by now
     const vcpuFd = native.createVcpu(fd, id);
     if (vcpuFd < 0) throw syscallError(vcpuFd, { syscall: 'ioctl', request: 'KVM_CREATE_VCPU', target: this.target, args: `id ${id}` });
     return Vcpu.fromOwnedFd(CONSTRUCTING, vcpuFd, this, id, mmapSize);

@@ -8,7 +8,7 @@ import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Cap, DeviceType, Kvm, KvmVfioAttr, KvmVfioError, attachIommuGroup, probeLinkage, resourceStats } from '../dist/index.js';
+import { Cap, DeviceType, GuestMemory, Kvm, KvmVfioAttr, KvmVfioError, attachIommuGroup, probeLinkage, resourceStats } from '../dist/index.js';
 import { O_CLOEXEC, caught, fdFlags, newFds, openFds, tracingSyscalls, x86KvmUnavailable } from './helpers.js';
 
 const unavailable = await x86KvmUnavailable();
@@ -145,6 +145,24 @@ describe.skipIf(unavailable !== undefined)(`x86 KVM on this machine${unavailable
     expect(newFds(before)).toEqual([]);
   });
 
+  it('attachIommuGroup and probeLinkage check every option, each guest memory included, before any syscall (v1 too, which registers none)', async () => {
+    using kvm = Kvm.open();
+    using vm = kvm.createVm(); // a fresh VM: no capability is cached, so any check would be a syscall
+    const closed = GuestMemory.allocate(4096n);
+    closed.close();
+    using open = GuestMemory.allocate(4096n);
+    const base = { group: 1, liobn: 0x80000000n, windowSize: 1n << 30n };
+    for (const [memory, code] of [[0, 'ERR_INVALID_ARG_TYPE'], [[open, 'x'], 'ERR_INVALID_ARG_TYPE'], [{}, 'ERR_INVALID_ARG_TYPE'], [closed, 'ERR_KVM_CLOSED'], [[open, closed], 'ERR_KVM_CLOSED']] as const) {
+      for (const iommu of ['v2', 'v1'] as const) {
+        for (const call of [() => attachIommuGroup(vm, { ...base, iommu, memory: memory as never }), () => probeLinkage(vm, { ...base, iommu, memory: memory as never })]) {
+          const { error, syscalls } = await tracingSyscalls(call);
+          expect((error as { code: string }).code, `${iommu} ${String(memory)}`).toBe(code);
+          expect(syscalls).toBe(0);
+        }
+      }
+    }
+  });
+
   it('opens every fd O_CLOEXEC: /dev/kvm, the VM, a KVM device and a vCPU (kernel anon inodes)', () => {
     const before = openFds();
     using kvm = Kvm.open();
@@ -185,6 +203,19 @@ describe.skipIf(unavailable !== undefined)(`x86 KVM on this machine${unavailable
     expect(device.hasAttr(KvmVfioAttr.GROUP, KvmVfioAttr.GROUP_ADD)).toBe(true);
     expect(typeof vcpu.stats().exits).toBe('bigint');
     expect(device.vm).toBe(vm);
+  });
+
+  it('a VM whose Kvm object was closed still creates vCPUs: the kvm_run size was learned at open (fuzzing found ERR_KVM_CLOSED here)', async () => {
+    const kvm = Kvm.open();
+    const size = kvm.vcpuMmapSize();
+    using vm = kvm.createVm();
+    kvm.close();
+    using vcpu = vm.createVcpu(0);
+    expect(typeof vcpu.stats().exits).toBe('bigint');
+    const { error, syscalls } = await tracingSyscalls(() => kvm.vcpuMmapSize());
+    expect((error as KvmVfioError).code).toBe('ERR_KVM_CLOSED'); // the parent itself still refuses
+    expect(syscalls).toBe(0);
+    expect(size).toBeGreaterThanOrEqual(4096);
   });
 
   it('closeAsync() closes at once and releases the fd on the thread pool; the VM may then create its KVM-VFIO device again (virt/kvm/kvm_main.c kvm_device_release)', async () => {

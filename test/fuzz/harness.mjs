@@ -192,7 +192,8 @@ function checkCall(world, target, rawArgs, stats) {
   const receiver = target.receiver ? resolve(world, { pick: target.receiver, index: rawArgs[0] }) : undefined;
   if (target.receiver && receiver === undefined) return;
   const args = rawArgs.slice(target.receiver ? 1 : 0).map((value) => resolve(world, value));
-  if (target.skip?.(args, world, receiver)) return;
+  // A skip predicate a hostile value's trap breaks cannot say: the call runs, and meets the same trap.
+  if (knowable(() => target.skip?.(args, world, receiver)) === true) return;
   const validity = [...target.args.map((spec, i) => knowable(() => spec.valid(args[i], world))), target.valid ? knowable(() => target.valid(args, world, receiver)) : true];
   // true: the contract accepts every argument; false: it refuses one; undefined: cannot say (hostile values).
   const valid = validity.includes(false) ? false : validity.includes(undefined) ? undefined : true;

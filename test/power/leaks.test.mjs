@@ -23,6 +23,7 @@ const LATE_RSS_BOUND = 4 * 1024 * 1024;
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
 const PAGE = BigInt(pageSize());
+const DROP_BATCH = 200;
 
 function assertNoLeak(result) {
   assert.equal(result.after.fds, result.before.fds, 'open fds');
@@ -30,7 +31,8 @@ function assertNoLeak(result) {
   assert.equal(result.after.libraryMappings, result.before.libraryMappings, 'library mappings');
   assert.ok(result.after.mappings <= result.before.mappings + 16, `process mappings ${result.before.mappings} -> ${result.after.mappings} (V8 and malloc move a few)`);
   assert.ok(result.rssGrowth < RSS_BOUND, `RSS grew ${result.rssGrowth} bytes`);
-  assert.ok(result.lateRssGrowth < LATE_RSS_BOUND, `RSS grew ${result.lateRssGrowth} bytes over the second half`);
+  assert.ok(result.lateNativeGrowth < LATE_RSS_BOUND, `native memory (RSS beyond V8's heap) grew ${result.lateNativeGrowth} bytes over the second half`);
+  assert.ok(result.lateHeapUsedGrowth < LATE_RSS_BOUND, `the V8 heap in use grew ${result.lateHeapUsedGrowth} bytes over the second half`);
 }
 
 /** Runs `body(kvm, vm)` with a VM that outlives the cycles. */
@@ -147,13 +149,18 @@ describe('objects dropped without close(): the finalizer closes their fds', () =
     const onWarning = (warning) => warnings.push(warning);
     process.on('warning', onWarning);
     const kvm = Kvm.open();
-    (() => {
-      for (let i = 0; i < CYCLES; i += 1) {
-        const vm = kvm.createVm();
-        vm.createSpaprTceTable({ liobn: LIOBN, size: 512n }).read(0);
-        VfioGroup.open(GROUP_TESTDEV).close(); // a group is opened once: close it, drop the VM and table
-      }
-    })();
+    // In batches, with the event loop turning in between (finalizers run there, as in a VMM): the
+    // dropped fds of 10,000 cycles at once would pass RLIMIT_NOFILE before any finalizer ran.
+    for (let done = 0; done < CYCLES; done += DROP_BATCH) {
+      (() => {
+        for (let i = done; i < Math.min(CYCLES, done + DROP_BATCH); i += 1) {
+          const vm = kvm.createVm();
+          vm.createSpaprTceTable({ liobn: LIOBN, size: 512n }).read(0);
+          VfioGroup.open(GROUP_TESTDEV).close(); // a group is opened once: close it, drop the VM and table
+        }
+      })();
+      await settle();
+    }
     kvm.close();
     for (let i = 0; i < 50 && resourceStats().ownedFds > before.ownedFds; i += 1) await settle();
     process.off('warning', onWarning);

@@ -147,5 +147,7 @@ describe('lifetimes on the emulated POWER host', () => {
     assert.equal(vm.checkExtension(142), 1);
     const linkage = use(attach(use, vm));
     assert.equal(linkage.table.read(0), 0n);
+    const vcpu = use(vm.createVcpu(0)); // its kvm_run size was learned when kvm was opened
+    assert.equal(typeof vcpu.stats().sum_exits, 'bigint');
   }));
 });

@@ -3,7 +3,7 @@
 // thread for that long and closeAsync() does it on the thread pool. Worst event-loop delay of
 // each, `reps` times, with an idle baseline as long as the sync close, in the same reps. Used on
 // the x86 host (host-kvm.mjs) and in the emulated POWER host (guest.mjs).
-import { loopDelayDuring, median, sleep } from './measure.mjs';
+import { loopDelayDuring, sleep, summarizeDelays } from './measure.mjs';
 
 const ROWS = {
   'device-close-idle': 'idle event loop (baseline: the timer alone, as long as the sync close)',
@@ -29,13 +29,5 @@ export async function measureDeviceClose({ Kvm, reps = 5 }) {
   } finally {
     kvm.close();
   }
-  return [...samples].map(([key, values]) => ({
-    key,
-    name: ROWS[key],
-    reps: values.length,
-    operationMs: median(values.map((value) => value.operationMs)),
-    worstDelayMs: Math.max(...values.map((value) => value.maxDelayMs)),
-    medianWorstDelayMs: median(values.map((value) => value.maxDelayMs)),
-    p99DelayMs: median(values.map((value) => value.p99DelayMs)),
-  }));
+  return summarizeDelays(samples, ROWS);
 }

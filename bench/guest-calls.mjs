@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { Cap, GuestMemory, KvmVfioError, Kvm, attachIommuGroup, requestNumbers } from '../dist/index.js';
 import { fdOf } from '../dist/handle.js';
 import { native } from '../dist/native.js';
+import { deviceErrorRows } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 import { loadKoffiPeer } from './peers/koffi.mjs';
 
@@ -14,17 +15,10 @@ const CALLS = 2_000;
 const FLOOR_BATCH = 1_000;
 const GROUP = 1; // KVM_DEV_VFIO_GROUP
 const SET_SPAPR_TCE = 3n;
-const NO_SUCH_ATTR = 99n;
+const NO_SUCH_ATTR = 99n; // for koffi's error row
 const LIOBN = 0x80000000n;
 const WINDOW = 64n << 20n;
 
-function pureJsError() {
-  const error = new Error('ioctl KVM_SET_DEVICE_ATTR failed: errno 6');
-  error.errno = -6;
-  error.code = 'ENXIO';
-  error.syscall = 'ioctl';
-  throw error;
-}
 
 /** koffi's ppc64le build, from the directory run.mjs installed it into, or { reason }. */
 function loadKoffi(from) {
@@ -57,18 +51,7 @@ function rows({ kvm, linkage, koffi }) {
     { id: 'lib.setSpaprTce', calls: CALLS, run: loop(() => device.setSpaprTce(group, table)) },
     { id: 'lib.tableRead', calls: CALLS * 10, run: (calls) => { for (let i = 0; i < calls; i += 1) if (table.read(i & 0xfff) !== 0n) sink += 1; } },
     { id: 'js.typedArrayRead', calls: CALLS * 10, run: (calls) => { for (let i = 0; i < calls; i += 1) if (rawView[i & 0xfff] !== 0n) sink += 1; } },
-    { id: 'errorFloor', calls: CALLS, run: batches((n) => native.deviceAttrLoop(deviceFd, requestNumbers.KVM_SET_DEVICE_ATTR, GROUP, NO_SUCH_ATTR, n)) },
-    { id: 'lib.error', calls: CALLS / 4, run: throwingLoop(() => device.setAttr(GROUP, NO_SUCH_ATTR)) },
-    {
-      id: 'lib.errorNoStack',
-      calls: CALLS / 4,
-      run: (calls) => {
-        KvmVfioError.stackFrames = 0;
-        throwingLoop(() => device.setAttr(GROUP, NO_SUCH_ATTR))(calls);
-        KvmVfioError.stackFrames = undefined;
-      },
-    },
-    { id: 'js.error', calls: CALLS / 4, run: throwingLoop(pureJsError) },
+    ...deviceErrorRows({ native, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
   ];
   if (koffi.peer) {
     const peer = koffi.peer;

@@ -4,7 +4,7 @@
 //  - the worst event-loop delay (perf_hooks.monitorEventLoopDelay) while 1 GiB of guest memory is
 //    registered (v2) and while a DMA window is created, with the sync and the async variants.
 import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, traceSyscalls } from '../dist/index.js';
-import { loopDelayDuring, median, sleep } from './measure.mjs';
+import { loopDelayDuring, median, sleep, summarizeDelays } from './measure.mjs';
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
@@ -153,13 +153,5 @@ export async function measureEventLoop({ group, reps = 3 }) {
     const asyncMs = samples.get('register-async').at(-1).operationMs;
     record('idle', await loopDelayDuring(() => sleep(asyncMs)));
   }
-  return [...samples].map(([key, values]) => ({
-    key,
-    name: EVENT_LOOP_ROWS[key],
-    reps: values.length,
-    operationMs: median(values.map((value) => value.operationMs)),
-    worstDelayMs: Math.max(...values.map((value) => value.maxDelayMs)),
-    medianWorstDelayMs: median(values.map((value) => value.maxDelayMs)),
-    p99DelayMs: median(values.map((value) => value.p99DelayMs)),
-  }));
+  return summarizeDelays(samples, EVENT_LOOP_ROWS);
 }

@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pureJsError } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 import { floorLoops, native, objectsOver, swapInTwins } from './twins.mjs';
 
@@ -67,13 +68,6 @@ function runFfiNapi(fifoPath, problem) {
   }
 }
 
-function pureJsError() {
-  const error = new Error('ioctl KVM_CHECK_EXTENSION failed: errno 25');
-  error.errno = -25;
-  error.code = 'ENOTTY';
-  error.syscall = 'ioctl';
-  throw error;
-}
 
 function makeFifo(dir) {
   const path = join(dir, 'bench.fifo');
@@ -109,13 +103,13 @@ function inProcessRows({ pipe, dead, pipeFloor, deadFloor, koffi, pipeFd, nullFd
         KvmVfioError.stackFrames = undefined;
       },
     },
-    { id: 'js.error', calls: CALLS / 4, run: throwingLoop(pureJsError) },
+    { id: 'js.error', calls: CALLS / 4, run: throwingLoop(() => pureJsError('ENOTTY', 25, 'KVM_CHECK_EXTENSION')) },
     {
       id: 'js.errorAfterSyscall',
       calls: CALLS / 4,
       run: throwingLoop(() => {
         native.probeFionread(pipe.fd);
-        pureJsError();
+        pureJsError('ENOTTY', 25, 'KVM_CHECK_EXTENSION');
       }),
     },
   ];

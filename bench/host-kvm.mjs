@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureDeviceClose } from './device-close.mjs';
+import { deviceErrorRows } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 
 const CALLS = 20_000;
@@ -18,15 +19,8 @@ const FLOOR_BATCH = 1_000;
 const CAP = 142; // KVM_CAP_SPAPR_TCE_VFIO: 0 on x86, through the same generic path
 const GROUP = 1; // KVM_DEV_VFIO_GROUP
 const GROUP_ADD = 1n; // an attribute every KVM-VFIO device has
-const NO_SUCH_ATTR = 99n;
+const NO_SUCH_ATTR = 99n; // for koffi's error row
 
-function pureJsError() {
-  const error = new Error('ioctl KVM_SET_DEVICE_ATTR failed: errno 6');
-  error.errno = -6;
-  error.code = 'ENXIO';
-  error.syscall = 'ioctl';
-  throw error;
-}
 
 /** Why this machine's /dev/kvm cannot be measured, or undefined. */
 function unavailable(Kvm) {
@@ -53,18 +47,7 @@ function rows({ kvm, device, native, fdOf, koffi, KvmVfioError }) {
     { id: 'lib.checkExtension', calls: CALLS, run: loop(() => kvm.checkExtension(CAP)) },
     { id: 'floor.hasAttr', calls: CALLS, run: batches((n) => native.deviceAttrLoop(deviceFd, KVM_HAS_DEVICE_ATTR, GROUP, GROUP_ADD, n)) },
     { id: 'lib.hasAttr', calls: CALLS, run: loop(() => device.hasAttr(GROUP, GROUP_ADD)) },
-    { id: 'errorFloor', calls: CALLS, run: batches((n) => native.deviceAttrLoop(deviceFd, KVM_SET_DEVICE_ATTR, GROUP, NO_SUCH_ATTR, n)) },
-    { id: 'lib.error', calls: CALLS / 4, run: throwingLoop(() => device.setAttr(GROUP, NO_SUCH_ATTR)) },
-    {
-      id: 'lib.errorNoStack',
-      calls: CALLS / 4,
-      run: (calls) => {
-        KvmVfioError.stackFrames = 0;
-        throwingLoop(() => device.setAttr(GROUP, NO_SUCH_ATTR))(calls);
-        KvmVfioError.stackFrames = undefined;
-      },
-    },
-    { id: 'js.error', calls: CALLS / 4, run: throwingLoop(pureJsError) },
+    ...deviceErrorRows({ native, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
   ];
   if (koffi.peer) {
     const peer = koffi.peer;

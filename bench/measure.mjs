@@ -93,3 +93,19 @@ export async function loopDelayDuring(operation) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Entries { key, name, reps, operationMs, worstDelayMs, medianWorstDelayMs, p99DelayMs } from
+ * samples: Map key -> [loopDelayDuring results], names: key -> row name.
+ */
+export function summarizeDelays(samples, names) {
+  return [...samples].map(([key, values]) => ({
+    key,
+    name: names[key],
+    reps: values.length,
+    operationMs: median(values.map((value) => value.operationMs)),
+    worstDelayMs: Math.max(...values.map((value) => value.maxDelayMs)),
+    medianWorstDelayMs: median(values.map((value) => value.maxDelayMs)),
+    p99DelayMs: median(values.map((value) => value.p99DelayMs)),
+  }));
+}

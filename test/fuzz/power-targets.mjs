@@ -79,13 +79,8 @@ function payloadFd(value) {
   return undefined;
 }
 
-/**
- * The world: a VM with its KVM-VFIO device, group 1 in a v2 container with a 1 GiB window at 0,
- * linked to a TCE table; a second VM with its own table and a linkage of group 2 made by
- * attachIommuGroup; guest memory, the group's device, a probe on /dev/null.
- */
-export function makePowerWorld() {
-  if (kernelWarned()) throw new Error('the kernel had already WARNed before this run');
+/** What both worlds start from: a borrowed /dev/null fd, /dev/kvm, two VMs (the first is primary), guest memory. */
+function kvmWorld() {
   const world = new World();
   const borrowed = openSync('/dev/null', 'r');
   world.onDispose(() => closeSync(borrowed));
@@ -96,6 +91,17 @@ export function makePowerWorld() {
   world.primaryVm = vm;
   world.primaryGroup = undefined;
   const memory = world.add('memory', GuestMemory.allocate(PAGE * 4n));
+  return { world, borrowed, kvm, vm, otherVm, memory };
+}
+
+/**
+ * The world: a VM with its KVM-VFIO device, group 1 in a v2 container with a 1 GiB window at 0,
+ * linked to a TCE table; a second VM with its own table and a linkage of group 2 made by
+ * attachIommuGroup; guest memory, the group's device, a probe on /dev/null.
+ */
+export function makePowerWorld() {
+  if (kernelWarned()) throw new Error('the kernel had already WARNed before this run');
+  const { world, borrowed, vm, otherVm, memory } = kvmWorld();
   world.add('linkage', attachIommuGroup(otherVm, { group: GROUP_EDU, liobn: LIOBN + 1n, windowSize: GIB, memory }));
   const device = world.add('kvmvfio', vm.createVfioDevice());
   const container = world.add('container', VfioContainer.open());
@@ -122,16 +128,7 @@ export function makePowerWorld() {
 
 /** The world on an x86 host's /dev/kvm: two VMs, a KVM-VFIO device, a vCPU, guest memory, a probe. */
 export function makeX86KvmWorld() {
-  const world = new World();
-  const borrowed = openSync('/dev/null', 'r');
-  world.onDispose(() => closeSync(borrowed));
-  world.add('fd', borrowed);
-  const kvm = world.add('kvm', Kvm.open());
-  const vm = world.add('vm', kvm.createVm());
-  world.add('vm', kvm.createVm());
-  world.primaryVm = vm;
-  world.primaryGroup = undefined;
-  world.add('memory', GuestMemory.allocate(PAGE * 4n));
+  const { world, borrowed, vm } = kvmWorld();
   world.add('kvmvfio', vm.createVfioDevice());
   world.add('vcpu', vm.createVcpu(0));
   world.add('probe', FdProbe.adopt(borrowed));

@@ -1,8 +1,10 @@
-// The library's hot calls on a machine without /dev/kvm (x86): the public methods run exactly as
-// shipped (closed guard, argument checks, N-API call, result check, KvmVfioError), on objects
-// that own a pipe fd (success) or a /dev/null fd (ENOTTY), with each KVM native function swapped
-// for its twin from native/bench_probe.cc: the same argument reads and struct building, but
-// FIONREAD instead of the KVM request. The swap happens once, before any call is measured.
+// The library's hot calls in every call shape, on any x86 machine (host-kvm.mjs measures the real
+// KVM ioctls where /dev/kvm is usable, but x86 has no setSpaprTce and no TCE table): the public
+// methods run exactly as shipped (closed guard, argument checks, N-API call, result check,
+// KvmVfioError), on objects that own a pipe fd (success) or a /dev/null fd (ENOTTY), with each
+// KVM native function swapped for its twin from native/bench_probe.cc: the same argument reads
+// and struct building, but FIONREAD instead of the KVM request. The swap happens once, before
+// any call is measured, and swapInTwins() returns the way back.
 import { openSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -19,7 +19,6 @@ const NO_SUCH_ATTR = 99n; // for koffi's error row
 const LIOBN = 0x80000000n;
 const WINDOW = 64n << 20n;
 
-
 /** koffi's ppc64le build, from the directory run.mjs installed it into, or { reason }. */
 function loadKoffi(from) {
   if (!from) return { reason: 'no koffi for ppc64le was installed' };

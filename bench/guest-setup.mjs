@@ -105,7 +105,6 @@ function v2Container(groupNumber) {
   };
 }
 
-
 /** One pass: register 1 GiB and create a 1 GiB window in a fresh v2 container, `variant` sync or async. */
 async function eventLoopPass(group, variant, record) {
   const { container, close } = v2Container(group);

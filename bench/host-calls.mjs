@@ -68,7 +68,6 @@ function runFfiNapi(fifoPath, problem) {
   }
 }
 
-
 function makeFifo(dir) {
   const path = join(dir, 'bench.fifo');
   execFileSync('mkfifo', [path]);

@@ -21,7 +21,6 @@ const GROUP = 1; // KVM_DEV_VFIO_GROUP
 const GROUP_ADD = 1n; // an attribute every KVM-VFIO device has
 const NO_SUCH_ATTR = 99n; // for koffi's error row
 
-
 /** Why this machine's /dev/kvm cannot be measured, or undefined. */
 function unavailable(Kvm) {
   if (process.arch !== 'x64') return `not an x86_64 host (${process.arch})`;
@@ -41,7 +40,7 @@ function rows({ kvm, device, native, fdOf, koffi, KvmVfioError }) {
   const batches = (floor) => (calls) => {
     for (let i = 0; i < calls / FLOOR_BATCH; i += 1) floor(FLOOR_BATCH);
   };
-  const { KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR } = native.requests;
+  const { KVM_HAS_DEVICE_ATTR } = native.requests;
   const list = [
     { id: 'floor.checkExtension', calls: CALLS, run: batches((n) => native.checkExtensionLoop(kvmFd, CAP, n)) },
     { id: 'lib.checkExtension', calls: CALLS, run: loop(() => kvm.checkExtension(CAP)) },

@@ -60,7 +60,8 @@ function meltdownStatus() {
   }
 }
 
-const PTI = /PTI/.test(meltdownStatus());
+const MELTDOWN = meltdownStatus();
+const PTI = /PTI/.test(MELTDOWN);
 
 /** Why the success path misses 1.2× on this machine, with this run's figures. */
 function successWhy(ns) {
@@ -68,7 +69,7 @@ function successWhy(ns) {
   const floor = ns.get('floor');
   const cause = PTI
     ? 'after each syscall the kernel exit switches page tables (PTI), so every page the call path touches — V8\'s API-call builtin, napi_get_cb_info and the value readers in node\'s text, the handle scope, the JS objects — can cost a page walk again on every call, while the floor loop touches ~3 pages'
-    : `a syscall costs only ${round(floor)} ns on this CPU (meltdown: ${meltdownStatus()}), so the fixed cost of entering native code from JavaScript weighs that much more against it`;
+    : `a syscall costs only ${round(floor)} ns on this CPU (meltdown: ${MELTDOWN}), so the fixed cost of entering native code from JavaScript weighs that much more against it`;
   return `a bare N-API function doing the same FIONREAD, with no library JavaScript, costs ${round(bare)} ns = ${round(bare / floor, 2)}× the floor in this run: ${cause}. ` +
     'The library\'s own checks (closed guard, argument ranges, result check) add the rest; they are guarantees and stay';
 }

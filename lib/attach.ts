@@ -2,7 +2,7 @@
 // (kernel-abi.md §6), with rollback of every step on failure and a Linkage that undoes it all.
 import { Cap, IommuType } from './constants.js';
 import { KvmVfioError, closedError, usageError } from './errors.js';
-import { GuestMemory } from './guest-memory.js';
+import { type GuestMemory, checkMemory } from './guest-memory.js';
 import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { type Release, acquireStep, slowTeardown } from './shared-steps.js';
@@ -241,7 +241,7 @@ function checkMemories(memory: unknown, method: string): GuestMemory[] {
   const many = Array.isArray(memory);
   const memories: unknown[] = many ? [...memory] : [memory];
   memories.forEach((item, i) => {
-    const checked = checkInstance(many ? `options.memory[${i}]` : 'options.memory', item, GuestMemory);
+    const checked = checkMemory(many ? `options.memory[${i}]` : 'options.memory', item);
     if (checked.closed) checked.handleFor(method); // throws ERR_KVM_CLOSED
   });
   return memories as GuestMemory[];

@@ -64,9 +64,9 @@ napi_value QueueAsync(NativeCall& call, const char* name, int fd, MappingRef pin
   return Queue(call, name, job);
 }
 
-napi_value QueueAsyncTakingFd(NativeCall& call, const char* name, int fd, std::function<AsyncResult(int fd)> work) {
+napi_value QueueCloseAsync(NativeCall& call, const char* name, int fd) {
   AsyncWork* job = new AsyncWork();
-  job->task = std::move(work);
+  job->task = [](int) { return AsyncResult{}; };  // Execute closes job->fd after the task
   job->fd = fd;
   return Queue(call, name, job);
 }

@@ -23,9 +23,9 @@ struct AsyncResult {
 napi_value QueueAsync(NativeCall& call, const char* name, int fd, MappingRef pinned,
                       std::function<AsyncResult(int fd)> work);
 
-// Like QueueAsync, but the work takes `fd` itself (already released from the fd table): the
-// thread pool runs `work` on it and then closes it, so the last close(2), and whatever the kernel
-// does on release, happens off the JavaScript thread.
-napi_value QueueAsyncTakingFd(NativeCall& call, const char* name, int fd, std::function<AsyncResult(int fd)> work);
+// Closes `fd` (already released from the fd table) on the thread pool and settles the Promise
+// with 0: the last close(2), and whatever the kernel does on release, happens off the JavaScript
+// thread.
+napi_value QueueCloseAsync(NativeCall& call, const char* name, int fd);
 
 }  // namespace kvs

@@ -60,13 +60,20 @@ napi_value DuplicateFd(napi_env env, napi_callback_info info) {
   return call.AdoptedFd(DuplicateCloexec(borrowed));
 }
 
+// The owned fd in argument 0, taken out of the table for a close (traced); -1 after throwing.
+int TakeOwnedFd(NativeCall& call) {
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return -1;
+  call.state()->fds.Release(fd);
+  if (g_trace_enabled) TraceSyscall(kClose, 0);
+  return fd;
+}
+
 // closeFd(fd) -> 0 | -errno. Never retried: after EINTR the fd is already gone on Linux.
 napi_value CloseFd(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "closeFd");
-  int fd = call.OwnedFd(0);
+  int fd = TakeOwnedFd(call);
   if (fd < 0) return nullptr;
-  call.state()->fds.Release(fd);
-  if (g_trace_enabled) TraceSyscall(kClose, 0);
   long result = close(fd) == 0 ? 0 : NegativeErrno();
   return call.Number(result == -EINTR ? 0 : result);
 }
@@ -76,11 +83,9 @@ napi_value CloseFd(napi_env env, napi_callback_info info) {
 // kvm_device_release waits for an RCU grace period; the last VM fd destroys the VM).
 napi_value CloseFdAsync(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "closeFdAsync");
-  int fd = call.OwnedFd(0);
+  int fd = TakeOwnedFd(call);
   if (fd < 0) return nullptr;
-  call.state()->fds.Release(fd);
-  if (g_trace_enabled) TraceSyscall(kClose, 0);
-  return QueueAsyncTakingFd(call, "closeFdAsync", fd, [](int) { return AsyncResult{}; });
+  return QueueCloseAsync(call, "closeFdAsync", fd);
 }
 
 napi_value OwnedFdCount(napi_env env, napi_callback_info info) {

@@ -166,7 +166,7 @@ napi_value ReadStats(NativeCall& call, int stats_fd) {
     StatsDescHead head = desc_at(i);
     const char* name_bytes = reinterpret_cast<const char*>(descs.data() + i * desc_size + sizeof(StatsDescHead));
     std::string name(name_bytes, strnlen(name_bytes, header.name_size));
-    if (head.size == 0 || head.offset % sizeof(uint64_t) != 0) continue;
+    if (head.size == 0) continue;
     napi_value value = StatsValue(call.env(), data.data() + head.offset / sizeof(uint64_t), head.size);
     napi_set_named_property(call.env(), result, name.c_str(), value);
   }

@@ -163,6 +163,25 @@ describe.skipIf(unavailable !== undefined)(`x86 KVM on this machine${unavailable
     }
   });
 
+  it('attachIommuGroup and probeLinkage refuse a bad group number and a closed VM before any syscall', async () => {
+    using kvm = Kvm.open();
+    const vm = kvm.createVm();
+    const base = { liobn: 0x80000000n, windowSize: 1n << 30n };
+    for (const [group, type] of [[-1, RangeError], [2 ** 53, RangeError], [1.5, RangeError], ['', TypeError]] as const) {
+      for (const call of [() => attachIommuGroup(vm, { ...base, group }), () => probeLinkage(vm, { ...base, group })]) {
+        const { error, syscalls } = await tracingSyscalls(call);
+        expect(error, String(group)).toBeInstanceOf(type);
+        expect(syscalls).toBe(0);
+      }
+    }
+    vm.close();
+    for (const call of [() => attachIommuGroup(vm, { ...base, group: 1 }), () => probeLinkage(vm, { ...base, group: 1 })]) {
+      const { error, syscalls } = await tracingSyscalls(call);
+      expect((error as KvmVfioError).code).toBe('ERR_KVM_CLOSED');
+      expect(syscalls).toBe(0);
+    }
+  });
+
   it('opens every fd O_CLOEXEC: /dev/kvm, the VM, a KVM device and a vCPU (kernel anon inodes)', () => {
     const before = openFds();
     using kvm = Kvm.open();

@@ -150,6 +150,21 @@ describe('attachIommuGroup on the emulated POWER host', () => {
     assert.deepEqual(fdTargets(), fds);
   }));
 
+  it('refuses a closed group or container before any syscall (attachIommuGroup and probeLinkage)', () => scoped((use) => {
+    const vm = vmScope(use);
+    const group = VfioGroup.open(GROUP_TESTDEV);
+    group.close();
+    const container = VfioContainer.open();
+    container.close();
+    for (const options of [{ group }, { group: GROUP_TESTDEV, container }]) {
+      for (const call of [attachIommuGroup, probeLinkage]) {
+        const { error, syscalls } = traceSyscalls(() => call(vm, { liobn: LIOBN, windowSize: GIB, ...options }));
+        assert.equal(error?.code, 'ERR_KVM_CLOSED', `${call.name} ${Object.keys(options)}`);
+        assert.deepEqual(syscalls, []);
+      }
+    }
+  }));
+
   it('links two groups on one KVM-VFIO device, each to its own LIOBN', () => scoped((use) => {
     const vm = vmScope(use);
     const memory = guestMemory(use);

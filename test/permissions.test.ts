@@ -3,23 +3,32 @@
 // open the node and what to change. A device node is not needed for that: the library opens
 // /dev/kvm like any path (O_RDWR), so a root-only file stands in for it.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const indexUrl = new URL('../dist/index.js', import.meta.url).href;
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 
 let dir = '';
 let rootOnly = '';
+let indexUrl = '';
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'kvm-vfio-spapr-perm-'));
   chmodSync(dir, 0o755);
   rootOnly = join(dir, 'kvm');
   writeFileSync(rootOnly, '');
   chmodSync(rootOnly, 0o600);
+  // uid 65534 may not be able to enter the checkout (a clone under a 0700 directory, as mktemp -d
+  // makes): the child loads a copy of the built package from this world-readable folder.
+  const staged = join(dir, 'package');
+  for (const part of ['package.json', 'dist', 'build/Release', 'prebuilds']) {
+    if (existsSync(join(packageRoot, part))) cpSync(join(packageRoot, part), join(staged, part), { recursive: true });
+  }
+  indexUrl = pathToFileURL(join(staged, 'dist', 'index.js')).href;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -80,8 +80,9 @@ export async function measureCycles(name, cycles, cycle, { warmup = Math.min(200
     rssGrowth: after.rss - before.rss,
     lateRssGrowth: after.rss - middle.rss,
     // V8 grows its heap reservation in steps (heapTotal 13 -> 21 MiB seen here with heapUsed flat),
-    // and RSS follows: over the second half, what the reservation does not explain is native memory.
-    lateNativeGrowth: (after.rss - after.heapTotal) - (middle.rss - middle.heapTotal),
+    // and RSS follows: over the second half, RSS growth beyond the reservation's growth is native
+    // memory (a shrinking reservation is not subtracted: never looser than the RSS growth itself).
+    lateNativeGrowth: after.rss - middle.rss - Math.max(0, after.heapTotal - middle.heapTotal),
     lateHeapUsedGrowth: after.heapUsed - middle.heapUsed,
     msPerCycle: elapsed / cycles,
   };

@@ -49,6 +49,24 @@ export const Cap = {
   PPC_NESTED_HV: 160,
   /** KVM_GET_STATS_FD: binary statistics. */
   BINARY_STATS_FD: 203,
+  /** An in-kernel interrupt controller exists on this architecture (x86: KVM_CREATE_IRQCHIP). */
+  IRQCHIP: 0,
+  /** KVM_INTERRUPT can raise a level-triggered external interrupt (KVM_INTERRUPT_SET_LEVEL). */
+  PPC_IRQ_LEVEL: 58,
+  /** KVM_IRQFD_FLAG_RESAMPLE: level-triggered irqfds. */
+  IRQFD_RESAMPLE: 82,
+  /** KVM_PPC_GET_HTAB_FD: read and write the guest's hashed page table. */
+  PPC_HTAB_FD: 84,
+  /** The in-kernel XICS interrupt controller; enabled per vCPU with the XICS device's fd and server number. */
+  IRQ_XICS: 92,
+  /** KVM_PPC_GET_CPU_CHAR: the speculation mitigations the host reports for guests. */
+  PPC_GET_CPU_CHAR: 151,
+  /** The in-kernel XIVE native interrupt controller (POWER9 and later, not nested). */
+  PPC_IRQ_XIVE: 169,
+  /** H_RPT_INVALIDATE can be handled in the kernel (process-scoped TLB invalidation for radix guests). */
+  PPC_RPT_INVALIDATE: 202,
+  /** H_SET_MODE may set address translation mode 3 (AIL=3) for the guest. */
+  PPC_AIL_MODE_3: 210,
 } as const;
 export type Cap = (typeof Cap)[keyof typeof Cap];
 

@@ -185,6 +185,35 @@ const vcpuRows: HintRow[] = [
   row('KVM_SET_ONE_REG', '', 'EINVAL', 'this register id is not known to this kernel for this vCPU, or the value is not allowed', 'arch/powerpc/kvm/powerpc.c (kvm_vcpu_ioctl_set_one_reg)'),
 ];
 
+const BOOK3S_HV = 'arch/powerpc/kvm/book3s_hv.c';
+const EVENTFD = 'virt/kvm/eventfd.c';
+const vmmRows: HintRow[] = [
+  row('KVM_PPC_CONFIGURE_V3_MMU', '', 'EINVAL', 'the kernel refused this MMU setup: unknown flags, the process table\'s GR bit (1 << 63) not matching the radix flag, a table size field above 24, radix on a host that is not radix, or hash on a nested hypervisor (a kvm-hv running in a pseries partition runs only radix guests)', `${BOOK3S_HV} (kvmhv_configure_mmu)`),
+  row('KVM_PPC_CONFIGURE_V3_MMU', '', 'ENODEV', 'the host CPU is older than POWER9 (ISA v3.0): there is no process-table MMU to configure', `${BOOK3S_HV} (kvmhv_configure_mmu)`),
+  row('KVM_PPC_CONFIGURE_V3_MMU', '', 'EFAULT', OUR_STRUCT_BUG, `${POWERPC} (kvm_arch_vm_ioctl: copy_from_user)`),
+  row('KVM_PPC_CONFIGURE_V3_MMU', '', 'ENOTTY', 'this VM\'s KVM flavour has no configure_mmu (kvm-pr), or this is not POWER', `${POWERPC} (kvm_arch_vm_ioctl)`),
+  row('KVM_PPC_GET_RMMU_INFO', '', 'EINVAL', 'the host MMU is not radix (a POWER8 host, or a POWER9 host booted with disable_radix): radix guests cannot run here', `${BOOK3S_HV} (kvmhv_get_rmmu_info)`),
+  row('KVM_PPC_GET_RMMU_INFO', '', 'ENOTTY', 'this VM\'s KVM flavour has no radix (kvm-pr), or this is not POWER', `${POWERPC} (kvm_arch_vm_ioctl)`),
+  row('KVM_PPC_RTAS_DEFINE_TOKEN', '', 'ENOENT', 'the kernel implements no RTAS call of this name (in-kernel RTAS covers the XICS calls only: ibm,set-xive, ibm,get-xive, ibm,int-off, ibm,int-on), or, with token 0, the name was never defined', 'arch/powerpc/kvm/book3s_rtas.c (rtas_token_define, rtas_token_undefine)'),
+  row('KVM_PPC_RTAS_DEFINE_TOKEN', '', 'EEXIST', 'this token number is already defined for another RTAS call of this VM', 'arch/powerpc/kvm/book3s_rtas.c (rtas_token_define)'),
+  row('KVM_PPC_RTAS_DEFINE_TOKEN', '', 'EFAULT', OUR_STRUCT_BUG, `${POWERPC} (kvm_arch_vm_ioctl: copy_from_user)`),
+  row('KVM_PPC_ALLOCATE_HTAB', '', 'EINVAL', 'no hashed page table for this VM: the host or VM runs radix only (a nested kvm-hv runs radix guests only), or the order is outside 18..46', `${BOOK3S_HV} (kvm_vm_ioctl_allocate_htab), arch/powerpc/kvm/book3s_64_mmu_hv.c (kvmppc_alloc_reset_hpt)`),
+  row('KVM_PPC_ALLOCATE_HTAB', '', 'EBUSY', 'vCPUs of this VM are running: the hashed page table cannot be replaced now', 'arch/powerpc/kvm/book3s_64_mmu_hv.c (kvmppc_alloc_reset_hpt)'),
+  row('KVM_IRQ_LINE', '', 'ENXIO', 'this VM has no in-kernel interrupt controller (create the XICS or XIVE device first; a nested kvm-hv offers none: raise the vCPU\'s line with vcpu.interrupt() from a controller emulated in user space)', `${POWERPC} (kvm_vm_ioctl_irq_line)`),
+  row('KVM_IRQ_LINE', '', 'ENOTTY', 'this kernel was built without in-kernel interrupt controllers (CONFIG_KVM_XICS / CONFIG_KVM_XIVE)', KVM_MAIN),
+  row('KVM_IRQFD', '', 'EINVAL', 'the fd is not an eventfd, the flags are unknown, the resample fd is not an eventfd, or (deassign) no such irqfd', `${EVENTFD} (kvm_irqfd, kvm_irqfd_assign)`),
+  row('KVM_IRQFD', '', 'EBUSY', 'this eventfd is already an irqfd of this VM', `${EVENTFD} (kvm_irqfd_assign)`),
+  row('KVM_IRQFD', '', 'EBADF', 'the eventfd (or the resample eventfd) is not open', `${EVENTFD} (kvm_irqfd_assign)`),
+  row('KVM_IRQFD', '', 'ENOTTY', 'this kernel has no irqfd for this VM (built without an in-kernel interrupt controller, CONFIG_HAVE_KVM_IRQCHIP)', KVM_MAIN),
+  row('KVM_IOEVENTFD', '', 'EINVAL', 'a length other than 0, 1, 2, 4 or 8, an address range that wraps, a datamatch without a length, unknown flags, or port I/O (PIO) on a machine without it', `${EVENTFD} (kvm_ioeventfd, kvm_assign_ioeventfd_idx)`),
+  row('KVM_IOEVENTFD', '', 'EEXIST', 'an ioeventfd with the same address, length and datamatch already exists on this VM', `${EVENTFD} (ioeventfd_check_collision)`),
+  row('KVM_IOEVENTFD', '', 'ENOENT', 'no ioeventfd with this address, length, datamatch and eventfd to remove', `${EVENTFD} (kvm_deassign_ioeventfd_idx)`),
+  row('KVM_IOEVENTFD', '', 'ENOSPC', 'the bus has no room for another device (NR_IOBUS_DEVS)', `${KVM_MAIN} (kvm_io_bus_register_dev)`),
+  row('KVM_IOEVENTFD', '', 'EBADF', 'the eventfd is not open', `${EVENTFD} (kvm_assign_ioeventfd_idx)`),
+  row('KVM_INTERRUPT', '', 'ENXIO', 'this VM has an in-kernel interrupt controller, which owns the vCPU\'s external interrupt line (x86: use KVM_IRQ_LINE or an irqfd)', 'arch/x86/kvm/x86.c (kvm_vcpu_ioctl_interrupt)'),
+  row('KVM_INTERRUPT', '', 'EINVAL', 'the irq value is not one this architecture knows (POWER: KVM_INTERRUPT_SET, _UNSET, _SET_LEVEL)', `${POWERPC} (kvm_vcpu_ioctl_interrupt)`),
+];
+
 const genericRows: HintRow[] = [
   row('*', '', 'EIO', 'KVM refuses VM, vCPU and device fds used from a process other than the one that created the VM (after fork() or fd passing), and every call on a VM the kernel marked dead (check dmesg)', `${KVM_MAIN} (kvm_vm_ioctl, kvm_device_ioctl: kvm->mm != current->mm)`),
   row('*', '', 'EBADF', 'the fd is not open', 'fs/ioctl.c (ksys_ioctl)'),
@@ -198,7 +227,7 @@ const genericRows: HintRow[] = [
 
 /** Every row of the errno contract, in one table. */
 export const hintRows: readonly HintRow[] = [
-  ...openRows, ...kvmRows, ...kvmVfioRows, ...tceRows, ...vfioRows, ...vcpuRows, ...genericRows,
+  ...openRows, ...kvmRows, ...kvmVfioRows, ...tceRows, ...vfioRows, ...vcpuRows, ...vmmRows, ...genericRows,
 ];
 
 // code -> request -> qualifier -> row. Nested maps keyed by the (internalized) strings the callers

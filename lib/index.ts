@@ -13,6 +13,7 @@ export { Cap, DeviceType, IommuType, KVM_API_VERSION, KvmVfioAttr, VmType } from
 export { traceSyscalls, type SyscallRecord } from './debug.js';
 export { KvmDevice, type AttrPayload, type AttrValue } from './device.js';
 export { KvmVfioError, errnoName, type KvmVfioErrorFields } from './errors.js';
+export { EventFd, type EventFdOptions } from './event-fd.js';
 export { GuestMemory, pageSize } from './guest-memory.js';
 export { FdObject, resourceStats } from './handle.js';
 export { findHint, hintRows, type HintRow } from './hints.js';
@@ -32,7 +33,7 @@ export {
 } from './vfio-container.js';
 export { PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioRegionInfo } from './vfio-device.js';
 export { VfioGroup, devicesBlockingViability, iommuGroupDevices, type IommuGroupDevice, type VfioGroupStatus } from './vfio-group.js';
-export { Vm, type EnableCapArgs, type MemoryRegionOptions } from './vm.js';
+export { Vm, type EnableCapArgs, type IoeventfdOptions, type IrqfdOptions, type MemoryRegionOptions, type RadixMmuInfo, type RadixMmuOptions } from './vm.js';
 export {
   ExitReason,
   HcallReturn,
@@ -40,6 +41,7 @@ export {
   Vcpu,
   type HypercallAnswer,
   type HypercallExit,
+  type MmioExit,
   type OtherExit,
   type PpcRegs,
   type RunHandlers,

@@ -90,6 +90,22 @@ export interface NativeAddon {
   runVcpu(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, fpCanary: boolean): { promise: Promise<NativeRunResult>; stop(): void } | number;
   readonly oneRegIds: Readonly<Record<string, bigint>>;
   readonly kvmRunSize: number;
+  interrupt(vcpuFd: number, irq: number): number;
+  readonly interruptLines: Readonly<{ set: number; unset: number; setLevel: number }>;
+
+  configureV3Mmu(vmFd: number, flags: bigint, processTable: bigint): number;
+  getRmmuInfo(vmFd: number): NativeRmmuInfo | number;
+  rtasDefineToken(vmFd: number, name: string, token: bigint): number;
+  allocateHtab(vmFd: number, order: number): number;
+  irqLine(vmFd: number, irq: number, level: number): number;
+  irqfd(vmFd: number, eventFd: number, gsi: number, flags: number, resampleFd: number): number;
+  ioeventfd(vmFd: number, eventFd: number, addr: bigint, len: number, flags: number, datamatch: bigint): number;
+
+  createEventFd(initial: number, semaphore: boolean): number;
+  eventFdRead(fd: number): bigint | number;
+  eventFdWrite(fd: number, value: bigint): number;
+  eventFdWatch(fd: number, callback: (count: bigint | number) => void): EventFdWatchHandle | number;
+  eventFdUnwatch(watch: EventFdWatchHandle): void;
 
   probeFionread(fd: number): number;
   twinCheckExtension(fd: number, cap: number): number;
@@ -120,12 +136,25 @@ export interface NativeSpaprInfo {
   levels: number;
 }
 
+/** An opaque handle of a libuv poll on an eventfd. */
+export type EventFdWatchHandle = object & { readonly __eventFdWatch: unique symbol };
+
+export interface NativeRmmuInfo {
+  geometries: { pageShift: number; levelBits: number[] }[];
+  apEncodings: number[];
+}
+
 /** An exit as the run thread hands it over. */
 export interface NativeExit {
   reason: number;
   nr?: bigint;
   args?: bigint[];
   suberror?: number;
+  type?: number;
+  data?: bigint[] | Uint8Array;
+  address?: bigint;
+  length?: number;
+  isWrite?: boolean;
 }
 
 /** What JavaScript answers an exit with. */
@@ -133,6 +162,7 @@ export interface NativeAnswer {
   stop?: boolean;
   ret?: bigint;
   args?: (bigint | undefined)[];
+  data?: Uint8Array;
 }
 
 export interface NativeRunResult {

@@ -103,12 +103,30 @@ export interface HypercallExit {
   args: readonly bigint[];
 }
 
+/** A KVM_EXIT_MMIO: a guest access to an address no memory slot covers. */
+export interface MmioExit {
+  /** Always ExitReason.MMIO. */
+  reason: typeof ExitReason.MMIO;
+  /** The guest-physical address. */
+  address: bigint;
+  /** The access's width in bytes (1..8). */
+  length: number;
+  /** A store (true) or a load (false). */
+  isWrite: boolean;
+  /** A store's bytes, in address order as on the bus. */
+  data?: Uint8Array;
+}
+
 /** Any other exit. */
 export interface OtherExit {
   /** KVM_EXIT_* (see ExitReason). */
   reason: number;
   /** For KVM_EXIT_INTERNAL_ERROR: KVM_INTERNAL_ERROR_*. */
   suberror?: number;
+  /** For KVM_EXIT_SYSTEM_EVENT: KVM_SYSTEM_EVENT_* (1 shutdown, 2 reset, 3 crash). */
+  type?: number;
+  /** For KVM_EXIT_INTERNAL_ERROR and KVM_EXIT_SYSTEM_EVENT: the kernel's data words. */
+  data?: readonly bigint[];
 }
 
 /** How a hypercall is answered: `ret` goes to r3; `args[i]`, where given, to r(4+i). */
@@ -123,6 +141,11 @@ export interface HypercallAnswer {
 export interface RunHandlers {
   /** A hypercall the kernel left to user space. Default: answer H_FUNCTION. */
   hypercall?(call: HypercallExit): HypercallAnswer | 'stop';
+  /**
+   * An MMIO access. For a load, return its bytes (a Uint8Array of `length`, address order);
+   * anything else reads as zeros. Default: loads read zeros, stores are dropped.
+   */
+  mmio?(access: MmioExit): Uint8Array | 'stop' | void;
   /** Any other exit. Default: stop. */
   exit?(exit: OtherExit): 'continue' | 'stop';
 }
@@ -145,6 +168,8 @@ export interface RunResult {
   exits: bigint;
   /** Hypercall exits among them. */
   hypercalls: bigint;
+  /** Exits delivered to JavaScript, by ExitReason name (e.g. { PAPR_HCALL: 812n, MMIO: 3n }). */
+  exitsByReason: Record<string, bigint>;
   /**
    * KVM_RUN calls after which f14-f31 or v20-v31 came back changed (then restored by the run
    * thread): the emulated POWER host's trap, counted.
@@ -153,7 +178,22 @@ export interface RunResult {
   /** With fpCanary: the canaries in f14-f31 survived every KVM_RUN. */
   fpCanaryIntact: boolean;
   /** The exit that ended the run, when a handler stopped it. */
-  lastExit: HypercallExit | OtherExit | undefined;
+  lastExit: HypercallExit | MmioExit | OtherExit | undefined;
+}
+
+const REASON_NAMES = new Map<number, string>(Object.entries(ExitReason).map(([name, value]) => [value, name]));
+const NO_BYTES = new Uint8Array(8);
+
+/** A load's answer: the handler's bytes when they fit the access, zeros otherwise. */
+function mmioAnswer(access: MmioExit, answer: Uint8Array | 'stop' | void): NativeAnswer {
+  if (answer === 'stop') return { stop: true };
+  if (access.isWrite) return {};
+  if (answer instanceof Uint8Array) {
+    if (answer.length === access.length) return { data: answer };
+    throw new RangeError(`The mmio handler's answer to a ${access.length}-byte load at 0x${access.address.toString(16)} has ${answer.length} bytes`);
+  }
+  if (answer !== undefined) throw invalidArgType('mmio handler result', `a Uint8Array of ${access.length} bytes, 'stop' or undefined`, answer);
+  return { data: NO_BYTES };
 }
 
 function toRegs(words: BigUint64Array): PpcRegs {
@@ -302,14 +342,23 @@ export class Vcpu extends FdObject {
     checkBoolean('options.fpCanary', fpCanary);
     if (this.#running) throw usageError('ERR_KVM_VCPU_RUNNING', this.target, 'run() is already in progress on this vCPU');
     let hypercalls = 0n;
-    let lastExit: HypercallExit | OtherExit | undefined;
+    const byReason = new Map<number, bigint>();
+    let lastExit: RunResult['lastExit'];
     const dispatch = (exit: NativeExit): NativeAnswer => {
-      lastExit = exit.reason === ExitReason.PAPR_HCALL ? ({ reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit) : exit;
+      byReason.set(exit.reason, (byReason.get(exit.reason) ?? 0n) + 1n);
       if (exit.reason === ExitReason.PAPR_HCALL) {
         hypercalls += 1n;
-        const answer = handlers.hypercall ? handlers.hypercall(lastExit as HypercallExit) : { ret: HcallReturn.H_FUNCTION };
+        const call = { reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit;
+        lastExit = call;
+        const answer = handlers.hypercall ? handlers.hypercall(call) : { ret: HcallReturn.H_FUNCTION };
         return answer === 'stop' ? { stop: true } : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
       }
+      if (exit.reason === ExitReason.MMIO) {
+        const access = exit as MmioExit;
+        lastExit = access;
+        return mmioAnswer(access, handlers.mmio ? handlers.mmio(access) : undefined);
+      }
+      lastExit = exit as OtherExit;
       return (handlers.exit ? handlers.exit(lastExit) : 'stop') === 'continue' ? {} : { stop: true };
     };
     const controls = native.runVcpu(fd, this.#run!.handle, dispatch, fpCanary);
@@ -317,11 +366,25 @@ export class Vcpu extends FdObject {
     this.#running = controls;
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => controls.stop(), timeoutMs);
     try {
-      return this.toResult(await controls.promise, hypercalls, lastExit);
+      return this.toResult(await controls.promise, hypercalls, byReason, lastExit);
     } finally {
       if (timer) clearTimeout(timer);
       this.#running = undefined;
     }
+  }
+
+  /**
+   * KVM_INTERRUPT: raises (KVM_INTERRUPT_SET_LEVEL) or lowers (KVM_INTERRUPT_UNSET) this vCPU's
+   * external interrupt line, for an interrupt controller emulated in user space (a pseries guest
+   * expects the line to stay raised until it acknowledges the interrupt at the controller).
+   * Safe while run() is in progress: the kernel kicks the vCPU.
+   */
+  setExternalInterrupt(raised: boolean): void {
+    const fd = this.fdFor('setExternalInterrupt');
+    checkBoolean('raised', raised);
+    const lines = native.interruptLines;
+    const result = native.interrupt(fd, raised ? lines.setLevel : lines.unset);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_INTERRUPT', target: this.target, args: raised ? 'KVM_INTERRUPT_SET_LEVEL' : 'KVM_INTERRUPT_UNSET' });
   }
 
   /** Ends a run in progress: the vCPU is kicked out of KVM_RUN (immediate_exit and a signal). */
@@ -349,7 +412,7 @@ export class Vcpu extends FdObject {
     return result;
   }
 
-  private toResult(result: NativeRunResult, hypercalls: bigint, lastExit: RunResult['lastExit']): RunResult {
+  private toResult(result: NativeRunResult, hypercalls: bigint, byReason: Map<number, bigint>, lastExit: RunResult['lastExit']): RunResult {
     if (result.outcome === 'error') {
       const error = syscallError(result.errno, { syscall: 'ioctl', request: 'KVM_RUN', target: this.target, args: `exit reason ${result.exitReason}` });
       throw new KvmVfioError(`${error.message} (kvm_run exit_reason ${result.exitReason}${result.exitReason === ExitReason.INTERNAL_ERROR ? ' = KVM_EXIT_INTERNAL_ERROR' : ''})`, {
@@ -361,6 +424,7 @@ export class Vcpu extends FdObject {
       runs: result.runs,
       exits: result.exits,
       hypercalls,
+      exitsByReason: Object.fromEntries([...byReason].map(([reason, count]) => [REASON_NAMES.get(reason) ?? String(reason), count])),
       fpClobbers: result.fpClobbers,
       fpCanaryIntact: result.fpCanaryIntact,
       lastExit,

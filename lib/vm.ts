@@ -3,13 +3,14 @@ import { readlinkSync } from 'node:fs';
 import { Cap, DeviceType, VmType } from './constants.js';
 import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { Kvm, capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
 import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
 import { type GuestMemory, type MemoryUser, checkMemory } from './guest-memory.js';
 import { Vcpu } from './vcpu.js';
+import { EventFd } from './event-fd.js';
 import { checkBigU64, checkInstance, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 
 const ENODEV = 19;
@@ -17,6 +18,9 @@ const EBUSY = 16;
 const SPAPR_TCE_MIN_PAGE_SHIFT = 12;
 const SPAPR_TCE_MAX_PAGE_SHIFT = 34;
 const KVM_MEM_READONLY = 2;
+// The partition table's guest-radix bit (arch/powerpc/include/asm/book3s/64/mmu.h PATB_GR).
+const PATB_GR = 1n << 63n;
+const RTAS_NAME_MAX = 118; // struct kvm_rtas_token_args.name[120], NUL-terminated
 
 /** Options for {@link Vm.setMemoryRegion}. */
 export interface MemoryRegionOptions {
@@ -28,6 +32,49 @@ export interface MemoryRegionOptions {
   memory: GuestMemory;
   /** KVM_MEM_READONLY: guest writes exit as MMIO. */
   readonly?: boolean;
+}
+
+/** The radix MMU the host offers guests (KVM_PPC_GET_RMMU_INFO). */
+export interface RadixMmuInfo {
+  /** Each supported page size: its shift and the bits translated at each of the four levels. */
+  geometries: { pageShift: number; levelBits: number[] }[];
+  /** The AP encodings (ibm,processor-radix-AP-encodings): AP in the top 3 bits, page shift below. */
+  apEncodings: number[];
+}
+
+/** Options of {@link Vm.configureRadixMmu}. */
+export interface RadixMmuOptions {
+  /**
+   * The partition table's second doubleword for this guest: the process table's base | its size
+   * field, as the guest gives them in H_REGISTER_PROC_TBL. The GR bit (1n << 63n) is added.
+   */
+  processTable: bigint;
+  /** The guest may use tlbie itself (guest translation shootdown enable, GTSE). */
+  gtse?: boolean;
+}
+
+/** Options of {@link Vm.irqfd}. */
+export interface IrqfdOptions {
+  /** Signalling it raises `gsi`. */
+  eventFd: EventFd;
+  /** The guest interrupt (GSI) of the in-kernel interrupt controller. */
+  gsi: number;
+  /** Level-triggered: the kernel signals this eventfd when the guest acknowledges the interrupt (KVM_IRQFD_FLAG_RESAMPLE). */
+  resample?: EventFd;
+}
+
+/** Options of {@link Vm.ioeventfd}. */
+export interface IoeventfdOptions {
+  /** Guest writes here signal it instead of exiting. */
+  eventFd: EventFd;
+  /** The guest-physical (MMIO) or port (PIO, x86) address. */
+  address: bigint;
+  /** The write's width in bytes: 1, 2, 4, 8, or 0 for any (default 4). */
+  length?: number;
+  /** Only writes of this value signal (KVM_IOEVENTFD_FLAG_DATAMATCH). */
+  datamatch?: bigint;
+  /** Port I/O instead of MMIO (x86 only). */
+  pio?: boolean;
 }
 
 /** Up to four u64 arguments of KVM_ENABLE_CAP (kvm_enable_cap.args). */
@@ -247,6 +294,109 @@ export class Vm extends FdObject {
     const result = native.stats(this.fdFor('stats'));
     if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'KVM_GET_STATS_FD', target: this.target });
     return result;
+  }
+
+  /**
+   * KVM_PPC_CONFIGURE_V3_MMU for a radix guest: how a VMM answers H_REGISTER_PROC_TBL. A nested
+   * kvm-hv (a host that is itself a pseries partition) runs radix guests only.
+   */
+  configureRadixMmu(options: RadixMmuOptions): void {
+    const fd = this.fdFor('configureRadixMmu');
+    const { processTable, gtse = false } = checkOptions<RadixMmuOptions>('options', options);
+    checkBigU64('options.processTable', processTable);
+    if (typeof gtse !== 'boolean') throw invalidArgType('options.gtse', 'of type boolean', gtse);
+    const flags = BigInt(native.constants.KVM_PPC_MMUV3_RADIX! | (gtse ? native.constants.KVM_PPC_MMUV3_GTSE! : 0));
+    const table = processTable! | PATB_GR;
+    const result = native.configureV3Mmu(fd, flags, table);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_PPC_CONFIGURE_V3_MMU', target: this.target, args: `radix${gtse ? ' | gtse' : ''}, process table 0x${table.toString(16)}` });
+  }
+
+  /** KVM_PPC_GET_RMMU_INFO: the radix page sizes and AP encodings a guest's device tree should list. */
+  radixMmuInfo(): RadixMmuInfo {
+    const result = native.getRmmuInfo(this.fdFor('radixMmuInfo'));
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'KVM_PPC_GET_RMMU_INFO', target: this.target });
+    return result;
+  }
+
+  /**
+   * KVM_PPC_RTAS_DEFINE_TOKEN: the kernel answers the RTAS call `name` (an in-kernel XICS's
+   * ibm,set-xive and friends) when the guest uses `token`; token 0 undefines it.
+   */
+  defineRtasToken(name: string, token: number): void {
+    const fd = this.fdFor('defineRtasToken');
+    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > RTAS_NAME_MAX) {
+      throw invalidArgValue('name', name, `must be an RTAS call name of 1 to ${RTAS_NAME_MAX} bytes`);
+    }
+    checkInteger('token', token, 0, 0xffff_ffff);
+    const result = native.rtasDefineToken(fd, name, BigInt(token));
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_PPC_RTAS_DEFINE_TOKEN', target: this.target, args: `${name}, token ${token}` });
+  }
+
+  /** KVM_PPC_ALLOCATE_HTAB: a hashed page table of 2^order bytes for a hash-MMU guest; returns the order allocated. */
+  allocateHashPageTable(order: number): number {
+    const fd = this.fdFor('allocateHashPageTable');
+    checkInteger('order', order, 0, 63);
+    const result = native.allocateHtab(fd, order);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_PPC_ALLOCATE_HTAB', target: this.target, args: `order ${order}` });
+    return result;
+  }
+
+  /** KVM_IRQ_LINE: sets interrupt `irq` of the in-kernel interrupt controller high or low. */
+  irqLine(irq: number, level: boolean): void {
+    const fd = this.fdFor('irqLine');
+    checkInteger('irq', irq, 0, 0xffff_ffff);
+    if (typeof level !== 'boolean') throw invalidArgType('level', 'of type boolean', level);
+    const result = native.irqLine(fd, irq, level ? 1 : 0);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_IRQ_LINE', target: this.target, args: `irq ${irq}, level ${level ? 1 : 0}` });
+  }
+
+  /** KVM_IRQFD: signalling `eventFd` raises `gsi` in the kernel, without a trip through user space. */
+  irqfd(options: IrqfdOptions): void {
+    this.#irqfd('irqfd', options, false);
+  }
+
+  /** KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN: undoes {@link Vm.irqfd}. */
+  removeIrqfd(options: IrqfdOptions): void {
+    this.#irqfd('removeIrqfd', options, true);
+  }
+
+  /** KVM_IOEVENTFD: a guest write to `address` signals `eventFd` and the vCPU goes on without an exit. */
+  ioeventfd(options: IoeventfdOptions): void {
+    this.#ioeventfd('ioeventfd', options, false);
+  }
+
+  /** KVM_IOEVENTFD with KVM_IOEVENTFD_FLAG_DEASSIGN: undoes {@link Vm.ioeventfd} (same options). */
+  removeIoeventfd(options: IoeventfdOptions): void {
+    this.#ioeventfd('removeIoeventfd', options, true);
+  }
+
+  #irqfd(method: string, options: IrqfdOptions, deassign: boolean): void {
+    const fd = this.fdFor(method);
+    const { eventFd, gsi, resample } = checkOptions<IrqfdOptions>('options', options);
+    checkInstance('options.eventFd', eventFd, EventFd);
+    checkInteger('options.gsi', gsi, 0, 0xffff_ffff);
+    if (resample !== undefined) checkInstance('options.resample', resample, EventFd);
+    const c = native.constants;
+    const flags = (deassign ? c.KVM_IRQFD_FLAG_DEASSIGN! : 0) | (resample && !deassign ? c.KVM_IRQFD_FLAG_RESAMPLE! : 0);
+    const resampleFd = resample && !deassign ? fdOf(resample, method) : -1;
+    const result = native.irqfd(fd, fdOf(eventFd!, method), gsi!, flags, resampleFd);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'KVM_IRQFD', target: this.target, args: `gsi ${gsi}${resample ? ', resample' : ''}${deassign ? ', deassign' : ''}` });
+  }
+
+  #ioeventfd(method: string, options: IoeventfdOptions, deassign: boolean): void {
+    const fd = this.fdFor(method);
+    const { eventFd, address, length = 4, datamatch, pio = false } = checkOptions<IoeventfdOptions>('options', options);
+    checkInstance('options.eventFd', eventFd, EventFd);
+    checkBigU64('options.address', address);
+    if (![0, 1, 2, 4, 8].includes(length)) throw invalidArgValue('options.length', length, 'must be 0, 1, 2, 4 or 8');
+    if (datamatch !== undefined) checkBigU64('options.datamatch', datamatch);
+    if (typeof pio !== 'boolean') throw invalidArgType('options.pio', 'of type boolean', pio);
+    const c = native.constants;
+    const flags = (datamatch !== undefined ? c.KVM_IOEVENTFD_FLAG_DATAMATCH! : 0) | (pio ? c.KVM_IOEVENTFD_FLAG_PIO! : 0) | (deassign ? c.KVM_IOEVENTFD_FLAG_DEASSIGN! : 0);
+    const result = native.ioeventfd(fd, fdOf(eventFd!, method), address!, length, flags, datamatch ?? 0n);
+    if (result < 0) {
+      throw syscallError(result, { syscall: 'ioctl', request: 'KVM_IOEVENTFD', target: this.target, args: `0x${address!.toString(16)}, ${length} bytes${datamatch !== undefined ? `, datamatch 0x${datamatch.toString(16)}` : ''}${deassign ? ', deassign' : ''}` });
+    }
   }
 
   /**

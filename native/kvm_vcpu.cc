@@ -119,6 +119,18 @@ napi_value SetOneReg(napi_env env, napi_callback_info info) {
   return call.Number(Ioctl(fd, KVM_SET_ONE_REG, &reg));
 }
 
+// interrupt(vcpuFd, irq) -> 0 | -errno. On powerpc irq is KVM_INTERRUPT_SET / _UNSET /
+// _SET_LEVEL: the external interrupt line of this vCPU, for an interrupt controller emulated in
+// user space. An async ioctl on powerpc: it does not wait for a KVM_RUN in progress
+// (arch/powerpc/kvm/powerpc.c, kvm_arch_vcpu_async_ioctl).
+napi_value Interrupt(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "interrupt");
+  int fd = call.OwnedFd(0);
+  kvm_interrupt request{};
+  if (fd < 0 || !call.Uint32(1, &request.irq)) return nullptr;
+  return call.Number(Ioctl(fd, KVM_INTERRUPT, &request));
+}
+
 bool ReadAt(int fd, void* out, size_t size, off_t offset) {
   return RetryEintr(kIoctl, 0, [&] { return static_cast<long>(pread(fd, out, size, offset)); }) == static_cast<long>(size);
 }
@@ -188,7 +200,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
 
 const FunctionSpec kFunctions[] = {
     {"createVcpu", CreateVcpu}, {"mapVcpuRun", MapVcpuRun}, {"getRegs", GetRegs},   {"setRegs", SetRegs},
-    {"getOneReg", GetOneReg},   {"setOneReg", SetOneReg},   {"stats", Stats},
+    {"getOneReg", GetOneReg},   {"setOneReg", SetOneReg},   {"stats", Stats},     {"interrupt", Interrupt},
 };
 
 napi_value OneRegIds(napi_env env) {
@@ -219,6 +231,11 @@ napi_value OneRegIds(napi_env env) {
 void RegisterKvmVcpu(Napi::Env env, Napi::Object exports, AddonState* state) {
   DefineFunctions(env, exports, state, kFunctions);
   exports.Set("oneRegIds", Napi::Value(env, OneRegIds(env)));
+  Napi::Object lines = Napi::Object::New(env);
+  lines.Set("set", Napi::Number::New(env, static_cast<double>(KVM_INTERRUPT_SET)));
+  lines.Set("unset", Napi::Number::New(env, static_cast<double>(KVM_INTERRUPT_UNSET)));
+  lines.Set("setLevel", Napi::Number::New(env, static_cast<double>(KVM_INTERRUPT_SET_LEVEL)));
+  exports.Set("interruptLines", lines);
   exports.Set("kvmRunSize", Napi::Number::New(env, static_cast<double>(sizeof(kvm_run))));
 }
 

@@ -83,3 +83,41 @@ static_assert(sizeof(vfio_iommu_spapr_tce_remove) == 16, "vfio_iommu_spapr_tce_r
 static_assert(sizeof(vfio_iommu_spapr_register_memory) == 24, "vfio_iommu_spapr_register_memory");
 static_assert(offsetof(vfio_iommu_spapr_register_memory, size) == 16, "register_memory.size");
 static_assert(sizeof(vfio_eeh_pe_op) == 40, "vfio_eeh_pe_op");
+
+// POWER MMU and RTAS structs live only in arch/powerpc/include/uapi/asm/kvm.h; x86's linux/kvm.h
+// still defines the request numbers that use them. Mirror them elsewhere.
+#if !defined(__powerpc64__)
+struct kvm_ppc_mmuv3_cfg {
+  __u64 flags;
+  __u64 process_table;
+};
+#define KVM_PPC_MMUV3_RADIX 1
+#define KVM_PPC_MMUV3_GTSE 2
+struct kvm_ppc_radix_geom {
+  __u8 page_shift;
+  __u8 level_bits[4];
+  __u8 pad[3];
+};
+struct kvm_ppc_rmmu_info {
+  struct kvm_ppc_radix_geom geometries[8];
+  __u32 ap_encodings[8];
+};
+struct kvm_rtas_token_args {
+  char name[120];
+  __u64 token;
+};
+// KVM_INTERRUPT's irq values on powerpc (arch/powerpc/include/uapi/asm/kvm.h).
+#define KVM_INTERRUPT_SET -1U
+#define KVM_INTERRUPT_UNSET -2U
+#define KVM_INTERRUPT_SET_LEVEL -3U
+#endif
+static_assert(sizeof(kvm_ppc_mmuv3_cfg) == 16, "kvm_ppc_mmuv3_cfg");
+static_assert(sizeof(kvm_ppc_rmmu_info::geometries[0]) == 8, "kvm_ppc_rmmu_info.geometries[]");
+static_assert(sizeof(kvm_ppc_rmmu_info) == 96, "kvm_ppc_rmmu_info");
+static_assert(offsetof(kvm_ppc_rmmu_info, ap_encodings) == 64, "kvm_ppc_rmmu_info.ap_encodings");
+static_assert(sizeof(kvm_rtas_token_args) == 128, "kvm_rtas_token_args");
+static_assert(offsetof(kvm_rtas_token_args, token) == 120, "kvm_rtas_token_args.token");
+static_assert(sizeof(kvm_irqfd) == 32, "kvm_irqfd");
+static_assert(sizeof(kvm_ioeventfd) == 64, "kvm_ioeventfd");
+static_assert(sizeof(kvm_irq_level) == 8, "kvm_irq_level");
+static_assert(sizeof(kvm_interrupt) == 4, "kvm_interrupt");

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <memory>
@@ -37,11 +38,20 @@ void InstallKickHandler() {
   });
 }
 
+constexpr uint32_t kMaxExitData = 16;
+
 struct ExitInfo {
   uint32_t reason = 0;
   uint64_t hcall_nr = 0;
   uint64_t hcall_args[9] = {};
-  uint32_t suberror = 0;
+  uint32_t suberror = 0;       // KVM_EXIT_INTERNAL_ERROR
+  uint32_t event_type = 0;     // KVM_EXIT_SYSTEM_EVENT
+  uint32_t ndata = 0;          // internal error or system event data words
+  uint64_t data[kMaxExitData] = {};
+  uint64_t mmio_address = 0;   // KVM_EXIT_MMIO
+  uint8_t mmio_data[8] = {};
+  uint32_t mmio_length = 0;
+  bool mmio_is_write = false;
 };
 
 struct Answer {
@@ -49,6 +59,7 @@ struct Answer {
   uint64_t ret = 0;
   uint64_t args[9] = {};
   uint32_t args_mask = 0;  // bit i: args[i] replaces the guest's r(4+i)
+  uint8_t mmio_data[8] = {};  // a read's value, in the bytes order of the access
 };
 
 enum class Outcome { kStopped, kHandlerStopped, kError, kAborted, kHandlerThrew };
@@ -73,6 +84,7 @@ class VcpuRunner : public std::enable_shared_from_this<VcpuRunner> {
  private:
   void Loop();
   bool RunOnce();  // false when the loop must end
+  void CaptureMmio();
   bool Deliver();  // hands the exit to JavaScript and applies its answer; false to stop
   void Finish(Napi::Env env);  // on the JavaScript thread, after the thread ended
   static void CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* runner);
@@ -200,6 +212,13 @@ bool VcpuRunner::RunOnce() {
   return Deliver();
 }
 
+void VcpuRunner::CaptureMmio() {
+  exit_.mmio_address = run_->mmio.phys_addr;
+  exit_.mmio_length = std::min<uint32_t>(run_->mmio.len, sizeof(exit_.mmio_data));
+  exit_.mmio_is_write = run_->mmio.is_write != 0;
+  std::memcpy(exit_.mmio_data, run_->mmio.data, sizeof(exit_.mmio_data));
+}
+
 bool VcpuRunner::Deliver() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -208,8 +227,16 @@ bool VcpuRunner::Deliver() {
     if (exit_.reason == KVM_EXIT_PAPR_HCALL) {
       exit_.hcall_nr = run_->papr_hcall.nr;
       std::memcpy(exit_.hcall_args, run_->papr_hcall.args, sizeof(exit_.hcall_args));
+    } else if (exit_.reason == KVM_EXIT_MMIO) {
+      CaptureMmio();
     } else if (exit_.reason == KVM_EXIT_INTERNAL_ERROR) {
       exit_.suberror = run_->internal.suberror;
+      exit_.ndata = std::min<uint32_t>(run_->internal.ndata, kMaxExitData);
+      std::memcpy(exit_.data, run_->internal.data, exit_.ndata * sizeof(uint64_t));
+    } else if (exit_.reason == KVM_EXIT_SYSTEM_EVENT) {
+      exit_.event_type = run_->system_event.type;
+      exit_.ndata = std::min<uint32_t>(run_->system_event.ndata, kMaxExitData);
+      std::memcpy(exit_.data, run_->system_event.data, exit_.ndata * sizeof(uint64_t));
     }
     if (answered_ && outcome_ == Outcome::kAborted) return false;
     answered_ = false;
@@ -226,8 +253,19 @@ bool VcpuRunner::Deliver() {
     for (int i = 0; i < 9; ++i) {
       if (answer_.args_mask & (1u << i)) run_->papr_hcall.args[i] = answer_.args[i];
     }
+  } else if (exit_.reason == KVM_EXIT_MMIO && !exit_.mmio_is_write) {
+    std::memcpy(run_->mmio.data, answer_.mmio_data, exit_.mmio_length);
   }
   return true;
+}
+
+// An MMIO read's answer: a Uint8Array of the access's length (lib/ has checked it).
+void ReadMmioAnswer(Napi::Value value, uint32_t length, uint8_t* out) {
+  if (!value.IsTypedArray()) return;
+  Napi::TypedArray array = value.As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_uint8_array) return;
+  Napi::Uint8Array bytes = array.As<Napi::Uint8Array>();
+  std::memcpy(out, bytes.Data(), std::min<size_t>(bytes.ElementLength(), length));
 }
 
 // On the JavaScript thread: exit -> handler(exit) -> answer { stop?, ret?, args? }.
@@ -245,8 +283,17 @@ void VcpuRunner::CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* 
     Napi::Array args = Napi::Array::New(env, 9);
     for (uint32_t i = 0; i < 9; ++i) args.Set(i, Napi::BigInt::New(env, exit.hcall_args[i]));
     event.Set("args", args);
-  } else if (exit.reason == KVM_EXIT_INTERNAL_ERROR) {
-    event.Set("suberror", Napi::Number::New(env, exit.suberror));
+  } else if (exit.reason == KVM_EXIT_MMIO) {
+    event.Set("address", Napi::BigInt::New(env, exit.mmio_address));
+    event.Set("length", Napi::Number::New(env, exit.mmio_length));
+    event.Set("isWrite", Napi::Boolean::New(env, exit.mmio_is_write));
+    if (exit.mmio_is_write) event.Set("data", Napi::Buffer<uint8_t>::Copy(env, exit.mmio_data, exit.mmio_length));
+  } else if (exit.reason == KVM_EXIT_INTERNAL_ERROR || exit.reason == KVM_EXIT_SYSTEM_EVENT) {
+    if (exit.reason == KVM_EXIT_INTERNAL_ERROR) event.Set("suberror", Napi::Number::New(env, exit.suberror));
+    if (exit.reason == KVM_EXIT_SYSTEM_EVENT) event.Set("type", Napi::Number::New(env, exit.event_type));
+    Napi::Array data = Napi::Array::New(env, exit.ndata);
+    for (uint32_t i = 0; i < exit.ndata; ++i) data.Set(i, Napi::BigInt::New(env, exit.data[i]));
+    event.Set("data", data);
   }
   Napi::Value result = handler.Call({event});
   if (env.IsExceptionPending()) {
@@ -268,6 +315,7 @@ void VcpuRunner::CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* 
         }
       }
     }
+    ReadMmioAnswer(object.Get("data"), exit.mmio_length, answer.mmio_data);
     if (answer.stop) runner->outcome_ = Outcome::kHandlerStopped;
   } else {
     answer.stop = true;

@@ -90,7 +90,7 @@ void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   napi_open_handle_scope(env, &scope);
   napi_value callback, receiver, argument;
   napi_get_reference_value(env, watch->callback, &callback);
-  napi_get_undefined(env, &receiver);
+  napi_get_global(env, &receiver);
   if (result < 0) {
     napi_create_int64(env, result, &argument);
   } else {

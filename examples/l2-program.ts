@@ -138,3 +138,19 @@ export function loopRegisters(inputs: LoopInputs): bigint[] {
   gpr[Reg.ARG7] = inputs.arg7 ?? 1n;
   return gpr;
 }
+
+/** stw rs, d(ra) */
+export const stw = (rs: number, ra: number, d: number) => dForm(36, rs, ra, d);
+/** lwz rt, d(ra) */
+export const lwz = (rt: number, ra: number, d: number) => dForm(32, rt, ra, d);
+
+/**
+ * An MMIO probe at ENTRY: stores r6 to the word at r5, loads that word into r7, then makes the
+ * DONE hypercall. With r5 outside every memory slot, the store and the load exit as KVM_EXIT_MMIO
+ * (or the store signals an ioeventfd and only the load exits).
+ */
+export function loadMmioProgram(memory: ArrayBuffer): void {
+  const view = new DataView(memory);
+  for (let vector = 0x100; vector <= 0x1fe0; vector += 0x20) writeWords(view, vector, [li(3, Number(vectorMarker(vector))), sc1()]);
+  writeWords(view, Number(ENTRY), [stw(6, 5, 0), lwz(7, 5, 0), li(3, Number(DONE)), sc1(), b(-8)]);
+}

@@ -1,11 +1,12 @@
 // A vCPU: registers (ppc64 layout), ONE_REG, binary stats, and run(), where KVM_RUN runs on a
 // dedicated native thread and each exit is answered by JavaScript. Kernel: virt/kvm/kvm_main.c
 // (kvm_vcpu_ioctl), arch/powerpc/kvm/powerpc.c (kvm_arch_vcpu_ioctl_run), book3s_hv.c.
-import { Cap } from './constants.js';
+import { Cap, DeviceType } from './constants.js';
+import { KvmDevice } from './device.js';
 import { KvmVfioError, syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
-import { checkBigU64, checkBoolean, checkInteger, checkOptions, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
+import { checkBigU64, checkBoolean, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 import { type EnableCapArgs, enableCapOn } from './vm.js';
 import type { Vm } from './vm.js';
 
@@ -281,6 +282,19 @@ export class Vcpu extends FdObject {
   /** KVM_ENABLE_CAP on the vCPU, e.g. Cap.PPC_PAPR (required before KVM_RUN on kvm-hv). */
   enableCap(cap: Cap | number, args: EnableCapArgs = []): void {
     enableCapOn(this.fdFor('enableCap'), cap, args, this.target);
+  }
+
+  /**
+   * KVM_ENABLE_CAP(KVM_CAP_IRQ_XICS) with the in-kernel XICS device and this vCPU's interrupt
+   * server number: the kernel then answers H_XIRR, H_CPPR, H_EOI, H_IPI and H_IPOLL itself
+   * (arch/powerpc/kvm/book3s_xics.c kvmppc_xics_connect_vcpu).
+   */
+  connectXics(xics: KvmDevice, server: number): void {
+    const fd = this.fdFor('connectXics');
+    checkInstance('xics', xics, KvmDevice);
+    if (xics.type !== DeviceType.XICS) throw invalidArgValue('xics', xics.type, `must be a DeviceType.XICS device (type ${DeviceType.XICS})`);
+    checkInteger('server', server, 0, 0xffff_ffff);
+    enableCapOn(fd, Cap.IRQ_XICS, [fdOf(xics, 'connectXics'), server], this.target);
   }
 
   /** KVM_GET_REGS (ppc64 layout). */

@@ -1,0 +1,62 @@
+// A newc cpio archive (the initramfs format, Documentation/driver-api/early-userspace/buffer-format.rst),
+// enough to pack busybox and an /init script for a test guest. Uncompressed: the kernel takes it as is.
+
+/** One archive member. */
+export interface CpioEntry {
+  /** Path without a leading slash, e.g. 'bin/busybox'. */
+  path: string;
+  /** File type and permission bits, e.g. 0o100755 (file), 0o040755 (directory), 0o120777 (symlink). */
+  mode: number;
+  /** A file's bytes or a symlink's target; empty for a directory. */
+  data?: Uint8Array | string;
+  /** A device node's [major, minor] (mode 0o020000 character, 0o060000 block). */
+  device?: [number, number];
+}
+
+const encoder = new TextEncoder();
+
+function hex8(value: number): string {
+  return value.toString(16).padStart(8, '0');
+}
+
+function pad4(length: number): number {
+  return (4 - (length % 4)) % 4;
+}
+
+function member(entry: CpioEntry, inode: number): Uint8Array[] {
+  const data = typeof entry.data === 'string' ? encoder.encode(entry.data) : (entry.data ?? new Uint8Array());
+  const name = encoder.encode(`${entry.path}\0`);
+  const [major, minor] = entry.device ?? [0, 0];
+  const fields = [inode, entry.mode, 0, 0, 1, 0, data.length, 0, 0, major, minor, name.length, 0];
+  const header = encoder.encode(`070701${fields.map(hex8).join('')}`);
+  return [header, name, new Uint8Array(pad4(header.length + name.length)), data, new Uint8Array(pad4(data.length))];
+}
+
+/** The archive: each entry, then the TRAILER!!! record. */
+export function cpioArchive(entries: readonly CpioEntry[]): Uint8Array {
+  const parts = [...entries, { path: 'TRAILER!!!', mode: 0 }].flatMap((entry, i) => member(entry, i + 1));
+  const archive = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    archive.set(part, at);
+    at += part.length;
+  }
+  return archive;
+}
+
+/** The marker the test guest's /init prints once user space runs. */
+export const USERSPACE_MARKER = 'SPAPR-VMM: userspace up';
+
+/** A busybox initramfs whose /init prints {@link USERSPACE_MARKER} and powers off through RTAS. */
+export function markerInitramfs(busybox: Uint8Array): Uint8Array {
+  const init = ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', `/bin/busybox echo "${USERSPACE_MARKER}"`, '/bin/busybox poweroff -f', ''].join('\n');
+  return cpioArchive([
+    { path: 'bin', mode: 0o040755 },
+    { path: 'bin/busybox', mode: 0o100755, data: busybox },
+    { path: 'bin/sh', mode: 0o120777, data: 'busybox' },
+    { path: 'dev', mode: 0o040755 },
+    { path: 'dev/console', mode: 0o020600, device: [5, 1] },
+    { path: 'proc', mode: 0o040755 },
+    { path: 'init', mode: 0o100755, data: init },
+  ]);
+}

@@ -1,0 +1,255 @@
+// A pseries machine on the library's public API: guest RAM, the kernel, initramfs, device tree and
+// RTAS blob in it, one run loop per vCPU, and the hypercalls and RTAS calls Linux makes while it
+// boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
+// reaches this file.
+import { Cap, GuestMemory, HcallReturn, type HypercallAnswer, Kvm, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
+import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
+import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, buildDeviceTree } from './device-tree.js';
+import type { KernelImage } from './kernel-image.js';
+
+/** What the VMM was asked to run. */
+export interface MachineOptions {
+  kernel: KernelImage;
+  initrd: Uint8Array;
+  /** Guest RAM in bytes. */
+  memorySize: bigint;
+  commandLine: string;
+  cpus: number;
+  /** Where the guest's console output goes. */
+  output(bytes: Uint8Array): void;
+}
+
+/** How the guest's run went. */
+export interface BootReport {
+  /** The guest asked RTAS to power off. */
+  poweredOff: boolean;
+  /** Milliseconds from the VM's creation to power-off (or to the end of the run). */
+  milliseconds: number;
+  /** Exits that reached this VMM, by reason, over every vCPU. */
+  exitsByReason: Record<string, bigint>;
+  /** Hypercalls that reached this VMM, by name. */
+  hypercalls: Record<string, number>;
+  /** RTAS calls by name. */
+  rtasCalls: Record<string, number>;
+  /** Exits KVM handled without this VMM (the kernel's sum_exits minus those that reached it). */
+  exitsInKernel: bigint;
+}
+
+/** Input the machine cannot boot with; thrown before any VM exists. */
+export class MachineConfigError extends Error {
+  override name = 'MachineConfigError';
+}
+
+const MiB = 1n << 20n;
+const ALIGN = 64n * 1024n;
+const FDT_ROOM = 64n * 1024n;
+const RTAS_SIZE = 64n * 1024n;
+/** Room above everything loaded for the kernel's own early allocations. */
+const HEADROOM = 64n * MiB;
+export const MIN_MEMORY = 128n * MiB;
+const MSR_SF_ME_LE = 0x8000000000001001n;
+const LPCR_ILE = 1n << 25n;
+const TIMEBASE_HZ = 512_000_000; // POWER9's timebase
+const H_P2 = -55n;
+const H_SET_MODE_RESOURCE_LE = 4n;
+const PROC_TABLE_RADIX = 0x04n;
+const PROC_TABLE_GTSE = 0x01n;
+const PROC_TABLE_OP_MASK = 0x18n;
+const PROC_TABLE_NEW = 0x18n;
+const RTAS_CPU_STOPPED = 0;
+const RTAS_CPU_RUNNING = 2;
+
+const alignUp = (value: bigint, to: bigint) => ((value + to - 1n) / to) * to;
+
+/** Where the kernel, initramfs, FDT and RTAS go; checks the inputs fit. */
+export function planLayout(options: Pick<MachineOptions, 'kernel' | 'initrd' | 'memorySize' | 'commandLine' | 'cpus'>): MachineLayout & { fdtAddress: bigint } {
+  if (Buffer.byteLength(options.commandLine) > COMMAND_LINE_MAX) {
+    throw new MachineConfigError(`the kernel command line is ${Buffer.byteLength(options.commandLine)} bytes: Linux on POWER takes at most ${COMMAND_LINE_MAX} (COMMAND_LINE_SIZE, arch/powerpc/include/uapi/asm/setup.h)`);
+  }
+  if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > 64) throw new MachineConfigError(`--cpus must be 1..64, not ${options.cpus}`);
+  const initrdStart = alignUp(options.kernel.end, ALIGN);
+  const initrdEnd = initrdStart + BigInt(options.initrd.length);
+  const fdtAddress = alignUp(initrdEnd, ALIGN);
+  const rtasBase = alignUp(fdtAddress + FDT_ROOM, ALIGN);
+  const needed = alignUp(rtasBase + RTAS_SIZE + HEADROOM, MiB);
+  const minimum = needed > MIN_MEMORY ? needed : MIN_MEMORY;
+  if (options.memorySize < minimum) {
+    throw new MachineConfigError(`${options.memorySize / MiB} MiB of memory is too little: the kernel (${options.kernel.end / MiB} MiB), the initramfs (${BigInt(options.initrd.length) / MiB} MiB) and the kernel's early allocations need at least ${minimum / MiB} MiB`);
+  }
+  return {
+    memorySize: options.memorySize, cpus: options.cpus, initrdStart, initrdEnd, rtasBase, rtasSize: RTAS_SIZE,
+    commandLine: options.commandLine, radixApEncodings: [], timebaseHz: TIMEBASE_HZ, fdtAddress,
+  };
+}
+
+/** The machine: create(), then run() until the guest powers off; close() frees everything. */
+export class SpaprMachine implements Disposable {
+  readonly #kvm: Kvm;
+  readonly #vm: Vm;
+  readonly #memory: GuestMemory;
+  readonly #vcpus: Vcpu[] = [];
+  readonly #started = new Set<number>();
+  readonly #runs: Promise<RunResult>[] = [];
+  readonly #hcalls = new HcallTable();
+  readonly #rtas: Rtas;
+  readonly #xics: Xics;
+  readonly #layout: ReturnType<typeof planLayout>;
+  readonly #createdAt = performance.now();
+  #current = 0; // the vCPU whose exit is being handled (one JavaScript thread: one at a time)
+  #poweredOff = false;
+  #poweredOffAt = 0;
+
+  private constructor(options: MachineOptions, layout: ReturnType<typeof planLayout>) {
+    this.#layout = layout;
+    this.#kvm = Kvm.open();
+    try {
+      this.#vm = this.#kvm.createVm();
+      this.#memory = GuestMemory.allocate(options.memorySize);
+      this.#vm.setMemoryRegion({ slot: 0, guestPhysAddr: 0n, memory: this.#memory });
+      this.#rtas = new Rtas(new DataView(this.#memory.buffer));
+      this.#xics = new Xics({
+        servers: options.cpus, sources: 1024, currentServer: () => this.#current,
+        setLine: (server, raised) => this.#vcpus[server]?.setExternalInterrupt(raised),
+      });
+      for (let id = 0; id < options.cpus; id++) this.#vcpus.push(this.#createVcpu(id));
+      this.#installHypercalls(options);
+      this.#load(options);
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /** Plans the layout (throwing a MachineConfigError before any VM exists), then builds the machine. */
+  static create(options: MachineOptions): SpaprMachine {
+    return new SpaprMachine(options, planLayout(options));
+  }
+
+  #createVcpu(id: number): Vcpu {
+    const vcpu = this.#vm.createVcpu(id);
+    vcpu.enableCap(Cap.PPC_PAPR);
+    vcpu.setOneReg(OneReg.LPCR_64!, vcpu.getOneReg(OneReg.LPCR_64!) | LPCR_ILE); // a little-endian kernel takes interrupts LE
+    return vcpu;
+  }
+
+  #installHypercalls(options: MachineOptions): void {
+    new HvTerminal({ write: options.output, termno: VTY_REG }).register(this.#hcalls);
+    this.#hcalls.on(H.H_RTAS, (args) => this.#rtas.handle(args[0]!));
+    this.#hcalls.on(H.H_SET_MODE, (args) => this.#setMode(args));
+    this.#hcalls.on(H.H_REGISTER_PROC_TBL, (args) => this.#registerProcessTable(args));
+    // Zero characteristics and behaviours: no speculation flushes (the host itself runs with cap-cfpc=broken and friends).
+    this.#hcalls.on(H.H_GET_CPU_CHARACTERISTICS, () => ({ ret: HcallReturn.H_SUCCESS, args: [0n, 0n] }));
+    const calls: Record<string, RtasHandler> = {
+      ...standardRtasCalls({ powerOff: () => this.#powerOff(), reboot: () => this.#powerOff() }),
+      'start-cpu': (args) => this.#startCpu(args),
+      'query-cpu-stopped-state': (args) => [0, this.#started.has(args[0]!) ? RTAS_CPU_RUNNING : RTAS_CPU_STOPPED],
+      'stop-self': () => {
+        this.#vcpus[this.#current]?.stop();
+        return [0];
+      },
+    };
+    for (const [name, handler] of Object.entries(calls)) this.#rtas.define(name, handler);
+    this.#xics.register(this.#hcalls, this.#rtas);
+  }
+
+  #load(options: MachineOptions): void {
+    const ram = new Uint8Array(this.#memory.buffer);
+    for (const segment of options.kernel.segments) ram.set(segment.bytes, Number(segment.address));
+    ram.set(options.initrd, Number(this.#layout.initrdStart));
+    ram.set(Rtas.blob(), Number(this.#layout.rtasBase));
+    const layout = { ...this.#layout, radixApEncodings: this.#vm.radixMmuInfo().apEncodings };
+    const fdt = buildDeviceTree(layout, this.#rtas, this.#xics);
+    if (BigInt(fdt.length) > FDT_ROOM) throw new MachineConfigError(`the device tree is ${fdt.length} bytes, more than the ${FDT_ROOM} reserved for it`);
+    ram.set(fdt, Number(this.#layout.fdtAddress));
+    this.#vcpus[0]!.setRegs({ pc: options.kernel.entry, msr: MSR_SF_ME_LE, gpr: [0n, 0n, 0n, this.#layout.fdtAddress, 0n, 0n] });
+  }
+
+  #setMode(args: readonly bigint[]): HypercallAnswer {
+    const [mflags, resource] = args;
+    if (resource !== H_SET_MODE_RESOURCE_LE) return { ret: H_P2 }; // address translation mode (AIL): not offered
+    // Every vCPU starts with LPCR_ILE set; a kernel asking for big-endian interrupts is refused.
+    return { ret: mflags === 1n ? HcallReturn.H_SUCCESS : H_P2 };
+  }
+
+  #registerProcessTable(args: readonly bigint[]): HypercallAnswer {
+    const [flags, base, , tableSize] = args as [bigint, bigint, bigint, bigint];
+    if ((flags & PROC_TABLE_OP_MASK) !== PROC_TABLE_NEW || (flags & PROC_TABLE_RADIX) === 0n) return { ret: HcallReturn.H_PARAMETER };
+    this.#vm.configureRadixMmu({ processTable: base | tableSize, gtse: (flags & PROC_TABLE_GTSE) !== 0n });
+    return { ret: HcallReturn.H_SUCCESS };
+  }
+
+  #startCpu(args: readonly number[]): number[] {
+    const [id, entry, r3] = args as [number, number, number];
+    const vcpu = this.#vcpus[id];
+    if (!vcpu || this.#started.has(id)) return [-3];
+    vcpu.setRegs({ pc: BigInt(entry), msr: MSR_SF_ME_LE, gpr: [0n, 0n, 0n, BigInt(r3)] });
+    this.#startRun(id);
+    return [0];
+  }
+
+  #powerOff(): void {
+    this.#poweredOff = true;
+    this.#poweredOffAt = performance.now();
+    for (const vcpu of this.#vcpus) vcpu.stop();
+  }
+
+  #startRun(id: number): void {
+    this.#started.add(id);
+    const vcpu = this.#vcpus[id]!;
+    this.#runs.push(
+      vcpu.run({
+        hypercall: (call) => {
+          this.#current = id;
+          const answer = this.#hcalls.dispatch(call.nr, call.args);
+          return this.#poweredOff ? 'stop' : answer;
+        },
+        exit: () => 'stop',
+      }),
+    );
+  }
+
+  /** Runs the guest until it powers off (or `timeoutMs` passes); resolves with the report. */
+  async run(timeoutMs?: number): Promise<BootReport> {
+    this.#startRun(0);
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.#vcpus.forEach((vcpu) => vcpu.stop()), timeoutMs);
+    try {
+      let settled = 0;
+      const results: RunResult[] = [];
+      while (settled < this.#runs.length) results.push(await this.#runs[settled++]!); // start-cpu may add runs meanwhile
+      return this.#report(results);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  #report(results: RunResult[]): BootReport {
+    const exitsByReason: Record<string, bigint> = {};
+    let delivered = 0n;
+    for (const result of results) {
+      delivered += result.exits;
+      for (const [reason, count] of Object.entries(result.exitsByReason)) exitsByReason[reason] = (exitsByReason[reason] ?? 0n) + count;
+    }
+    const kernelExits = this.#vcpus.reduce((sum, vcpu) => sum + BigInt(vcpu.stats().sum_exits as bigint ?? 0n), 0n);
+    const names = (counts: ReadonlyMap<unknown, number>, name: (key: never) => string) => Object.fromEntries([...counts].map(([key, count]) => [name(key as never), count]));
+    return {
+      poweredOff: this.#poweredOff,
+      milliseconds: (this.#poweredOff ? this.#poweredOffAt : performance.now()) - this.#createdAt,
+      exitsByReason,
+      hypercalls: names(this.#hcalls.counts, (nr: bigint) => HcallTable.nameOf(nr)),
+      rtasCalls: names(this.#rtas.counts, (name: string) => name),
+      exitsInKernel: kernelExits > delivered ? kernelExits - delivered : 0n,
+    };
+  }
+
+  /** Closes every vCPU, the VM, its memory and /dev/kvm. Idempotent. */
+  close(): void {
+    for (const vcpu of this.#vcpus) vcpu.close();
+    this.#vm?.close();
+    this.#memory?.close();
+    this.#kvm.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

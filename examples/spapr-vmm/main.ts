@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The reference pseries VMM: boots a Linux kernel with an initramfs as a KVM guest, console on
+// stdio, and exits with the guest's power-off.
+//   node dist/examples/spapr-vmm/main.js --kernel vmlinux --initrd initrd.cpio [--memory 512]
+//        [--cmdline '...'] [--cpus 1] [--timeout 120] [--report report.json]
+// Exit status: 0 the guest powered off; 1 it did not (timeout, a failed KVM_RUN); 2 bad input.
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KernelImageError, parseKernelImage } from './kernel-image.js';
+import { type BootReport, MachineConfigError, SpaprMachine } from './machine.js';
+
+const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
+
+function usage(message: string): never {
+  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--timeout SECONDS] [--report FILE]\n`);
+  process.exit(2);
+}
+
+function readInput(path: string | undefined, what: string): Buffer {
+  if (path === undefined) usage(`--${what} is required`);
+  try {
+    if (!statSync(path).isFile()) usage(`--${what} ${path} is not a file`);
+    return readFileSync(path);
+  } catch (error) {
+    usage(`--${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function positive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) usage(`--${name} must be a positive integer, not '${value}'`);
+  return number;
+}
+
+function summary(report: BootReport): string {
+  const reasons = Object.entries(report.exitsByReason).map(([reason, count]) => `${reason} ${count}`).join(', ');
+  const hcalls = Object.entries(report.hypercalls).sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join(', ');
+  return [
+    `spapr-vmm: ${report.poweredOff ? 'guest powered off' : 'guest did not power off'} after ${(report.milliseconds / 1000).toFixed(2)} s`,
+    `spapr-vmm: exits to user space: ${reasons || 'none'}; handled in the kernel: ${report.exitsInKernel}`,
+    `spapr-vmm: hypercalls: ${hcalls}`,
+    `spapr-vmm: rtas: ${Object.entries(report.rtasCalls).map(([name, count]) => `${name} ${count}`).join(', ')}`,
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      kernel: { type: 'string' }, initrd: { type: 'string' }, memory: { type: 'string' }, cmdline: { type: 'string' },
+      cpus: { type: 'string' }, timeout: { type: 'string' }, report: { type: 'string' },
+    },
+    strict: true,
+  });
+  const kernelFile = readInput(values.kernel, 'kernel');
+  const initrd = readInput(values.initrd, 'initrd');
+  const memoryMiB = positive(values.memory, 'memory', 512);
+  const timeoutSeconds = positive(values.timeout, 'timeout', 300);
+  let machine: SpaprMachine;
+  try {
+    const kernel = parseKernelImage(kernelFile, values.kernel);
+    machine = SpaprMachine.create({
+      kernel, initrd, memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
+      cpus: positive(values.cpus, 'cpus', 1), output: (bytes) => process.stdout.write(bytes),
+    });
+  } catch (error) {
+    if (error instanceof KernelImageError || error instanceof MachineConfigError) usage(error.message);
+    throw error;
+  }
+  using vmm = machine;
+  const report = await vmm.run(timeoutSeconds * 1000);
+  process.stderr.write(`\n${summary(report)}\n`);
+  if (values.report) writeFileSync(values.report, JSON.stringify(report, (_, value) => (typeof value === 'bigint' ? Number(value) : value), 2));
+  return report.poweredOff ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,121 @@
+// A flattened device tree writer (devicetree specification v0.4, chapter 5: version 17, last
+// compatible version 16): memory reservation block, structure block, strings block, big-endian.
+const FDT_MAGIC = 0xd00dfeed;
+const FDT_BEGIN_NODE = 1;
+const FDT_END_NODE = 2;
+const FDT_PROP = 3;
+const FDT_END = 9;
+const HEADER_SIZE = 40;
+const encoder = new TextEncoder();
+
+/** Builds a device tree blob node by node. */
+export class FdtWriter {
+  readonly #reservations: [bigint, bigint][] = [];
+  readonly #structure: number[] = [];
+  readonly #strings = new Map<string, number>();
+  #stringsSize = 0;
+  #depth = 0;
+  #finished = false;
+
+  /** Adds a memory reservation (address, size) the kernel must not use. */
+  reserve(address: bigint, size: bigint): this {
+    this.#reservations.push([address, size]);
+    return this;
+  }
+
+  /** Opens a node; '' is the root. */
+  beginNode(name: string): this {
+    this.#writable();
+    if (name === '' ? this.#depth !== 0 : !/^[A-Za-z0-9,._+-]+(@[A-Za-z0-9,._+-]+)?$/.test(name)) throw new TypeError(`not a node name here: '${name}'`);
+    this.#word(FDT_BEGIN_NODE);
+    this.#bytes(encoder.encode(`${name}\0`));
+    this.#depth += 1;
+    return this;
+  }
+
+  /** Closes the innermost open node. */
+  endNode(): this {
+    this.#writable();
+    if (this.#depth === 0) throw new RangeError('endNode() without an open node');
+    this.#word(FDT_END_NODE);
+    this.#depth -= 1;
+    return this;
+  }
+
+  /** A property with raw bytes; no value makes an empty (boolean) property. */
+  property(name: string, value: Uint8Array = new Uint8Array()): this {
+    this.#writable();
+    if (this.#depth === 0) throw new RangeError(`property '${name}' outside any node`);
+    if (!/^[A-Za-z0-9,._+?#-]+$/.test(name)) throw new TypeError(`not a property name: '${name}'`);
+    this.#word(FDT_PROP);
+    this.#word(value.length);
+    this.#word(this.#stringOffset(name));
+    this.#bytes(value);
+    return this;
+  }
+
+  /** A property of 32-bit cells. */
+  u32(name: string, ...cells: number[]): this {
+    const value = new DataView(new ArrayBuffer(cells.length * 4));
+    cells.forEach((cell, i) => value.setUint32(i * 4, cell >>> 0));
+    return this.property(name, new Uint8Array(value.buffer));
+  }
+
+  /** A property of 64-bit values, each two cells. */
+  u64(name: string, ...values: bigint[]): this {
+    const value = new DataView(new ArrayBuffer(values.length * 8));
+    values.forEach((item, i) => value.setBigUint64(i * 8, BigInt.asUintN(64, item)));
+    return this.property(name, new Uint8Array(value.buffer));
+  }
+
+  /** A string or string-list property (each NUL-terminated). */
+  string(name: string, ...values: string[]): this {
+    return this.property(name, encoder.encode(values.map((value) => `${value}\0`).join('')));
+  }
+
+  /** The blob. Throws if a node is still open. */
+  finish(options: { bootCpuId?: number } = {}): Uint8Array {
+    this.#writable();
+    if (this.#depth !== 0) throw new RangeError(`${this.#depth} node(s) still open`);
+    this.#word(FDT_END);
+    this.#finished = true;
+    const reservationsSize = (this.#reservations.length + 1) * 16;
+    const structureOffset = HEADER_SIZE + reservationsSize;
+    const stringsOffset = structureOffset + this.#structure.length;
+    const total = stringsOffset + this.#stringsSize;
+    const blob = new Uint8Array(total);
+    const view = new DataView(blob.buffer);
+    [FDT_MAGIC, total, structureOffset, stringsOffset, HEADER_SIZE, 17, 16, options.bootCpuId ?? 0, this.#stringsSize, this.#structure.length]
+      .forEach((field, i) => view.setUint32(i * 4, field));
+    this.#reservations.forEach(([address, size], i) => {
+      view.setBigUint64(HEADER_SIZE + i * 16, address);
+      view.setBigUint64(HEADER_SIZE + i * 16 + 8, size);
+    });
+    blob.set(this.#structure, structureOffset);
+    for (const [name, offset] of this.#strings) blob.set(encoder.encode(`${name}\0`), stringsOffset + offset);
+    return blob;
+  }
+
+  #writable(): void {
+    if (this.#finished) throw new RangeError('finish() was already called');
+  }
+
+  #word(value: number): void {
+    this.#structure.push((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    for (const byte of bytes) this.#structure.push(byte);
+    while (this.#structure.length % 4 !== 0) this.#structure.push(0);
+  }
+
+  #stringOffset(name: string): number {
+    let offset = this.#strings.get(name);
+    if (offset === undefined) {
+      offset = this.#stringsSize;
+      this.#strings.set(name, offset);
+      this.#stringsSize += encoder.encode(name).length + 1;
+    }
+    return offset;
+  }
+}

@@ -1,0 +1,6 @@
+// kvm-vfio-spapr/spapr: the sPAPR platform pieces a pseries VMM builds on, each usable alone.
+export { FdtWriter } from './fdt.js';
+export { H, HcallTable, type HcallHandler } from './hcalls.js';
+export { HvTerminal, type HvTerminalOptions } from './console.js';
+export { Rtas, RtasStatus, rtasNode, standardRtasCalls, type RtasHandler, type StandardRtasOptions } from './rtas.js';
+export { XICS_IPI, Xics, type XicsOptions } from './xics.js';

@@ -174,6 +174,7 @@ void VcpuRunner::Abort() {
 }
 
 void VcpuRunner::Loop() {
+  pthread_setname_np(pthread_self(), "kvs-vcpu");  // what a leak check or `top -H` looks for
   if (fp_canary_) LoadFpCanaries();
   while (RunOnce()) {
   }

@@ -2,7 +2,7 @@
 // RTAS blob in it, one run loop per vCPU, and the hypercalls and RTAS calls Linux makes while it
 // boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
 // reaches this file.
-import { Cap, GuestMemory, HcallReturn, type HypercallAnswer, Kvm, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
+import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
 import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
 import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, buildDeviceTree } from './device-tree.js';
 import type { KernelImage } from './kernel-image.js';
@@ -15,6 +15,13 @@ export interface MachineOptions {
   memorySize: bigint;
   commandLine: string;
   cpus: number;
+  /**
+   * Where the XICS interrupt controller lives: 'kernel' (the KVM XICS device: H_XIRR, H_CPPR,
+   * H_EOI, H_IPI and the XICS RTAS calls never leave the kernel), 'user' (lib/spapr's Xics in
+   * JavaScript, raising each vCPU's line with KVM_INTERRUPT), or 'auto' (default: the kernel's
+   * where it offers KVM_CAP_IRQ_XICS).
+   */
+  irqchip?: 'kernel' | 'user' | 'auto';
   /** Where the guest's console output goes. */
   output(bytes: Uint8Array): void;
 }
@@ -33,6 +40,8 @@ export interface BootReport {
   rtasCalls: Record<string, number>;
   /** Exits KVM handled without this VMM (the kernel's sum_exits minus those that reached it). */
   exitsInKernel: bigint;
+  /** Where the interrupt controller ran. */
+  irqchip: 'kernel' | 'user';
 }
 
 /** Input the machine cannot boot with; thrown before any VM exists. */
@@ -59,14 +68,23 @@ const PROC_TABLE_NEW = 0x18n;
 const RTAS_CPU_STOPPED = 0;
 const RTAS_CPU_RUNNING = 2;
 
+const XICS_RTAS_CALLS = ['ibm,set-xive', 'ibm,get-xive', 'ibm,int-off', 'ibm,int-on'];
+const XICS_TOKEN_BASE = 0x3000;
+
+function wantsKernelXics(irqchip: 'kernel' | 'user' | 'auto', vm: Vm): boolean {
+  if (irqchip === 'user') return false;
+  return irqchip === 'kernel' || vm.checkExtension(Cap.IRQ_XICS) > 0;
+}
+
 const alignUp = (value: bigint, to: bigint) => ((value + to - 1n) / to) * to;
 
 /** Where the kernel, initramfs, FDT and RTAS go; checks the inputs fit. */
-export function planLayout(options: Pick<MachineOptions, 'kernel' | 'initrd' | 'memorySize' | 'commandLine' | 'cpus'>): MachineLayout & { fdtAddress: bigint } {
+export function planLayout(options: Pick<MachineOptions, 'kernel' | 'initrd' | 'memorySize' | 'commandLine' | 'cpus' | 'irqchip'>): MachineLayout & { fdtAddress: bigint } {
   if (Buffer.byteLength(options.commandLine) > COMMAND_LINE_MAX) {
     throw new MachineConfigError(`the kernel command line is ${Buffer.byteLength(options.commandLine)} bytes: Linux on POWER takes at most ${COMMAND_LINE_MAX} (COMMAND_LINE_SIZE, arch/powerpc/include/uapi/asm/setup.h)`);
   }
   if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > 64) throw new MachineConfigError(`--cpus must be 1..64, not ${options.cpus}`);
+  if (!['kernel', 'user', 'auto', undefined].includes(options.irqchip)) throw new MachineConfigError(`--irqchip must be kernel, user or auto, not ${options.irqchip}`);
   const initrdStart = alignUp(options.kernel.end, ALIGN);
   const initrdEnd = initrdStart + BigInt(options.initrd.length);
   const fdtAddress = alignUp(initrdEnd, ALIGN);
@@ -93,6 +111,7 @@ export class SpaprMachine implements Disposable {
   readonly #hcalls = new HcallTable();
   readonly #rtas: Rtas;
   readonly #xics: Xics;
+  #kernelXics: KvmDevice | undefined;
   readonly #layout: ReturnType<typeof planLayout>;
   readonly #createdAt = performance.now();
   #current = 0; // the vCPU whose exit is being handled (one JavaScript thread: one at a time)
@@ -111,6 +130,7 @@ export class SpaprMachine implements Disposable {
         servers: options.cpus, sources: 1024, currentServer: () => this.#current,
         setLine: (server, raised) => this.#vcpus[server]?.setExternalInterrupt(raised),
       });
+      if (wantsKernelXics(options.irqchip ?? 'auto', this.#vm)) this.#kernelXics = this.#vm.createDevice(DeviceType.XICS);
       for (let id = 0; id < options.cpus; id++) this.#vcpus.push(this.#createVcpu(id));
       this.#installHypercalls(options);
       this.#load(options);
@@ -129,6 +149,7 @@ export class SpaprMachine implements Disposable {
     const vcpu = this.#vm.createVcpu(id);
     vcpu.enableCap(Cap.PPC_PAPR);
     vcpu.setOneReg(OneReg.LPCR_64!, vcpu.getOneReg(OneReg.LPCR_64!) | LPCR_ILE); // a little-endian kernel takes interrupts LE
+    if (this.#kernelXics) vcpu.connectXics(this.#kernelXics, id);
     return vcpu;
   }
 
@@ -149,7 +170,17 @@ export class SpaprMachine implements Disposable {
       },
     };
     for (const [name, handler] of Object.entries(calls)) this.#rtas.define(name, handler);
-    this.#xics.register(this.#hcalls, this.#rtas);
+    if (this.#kernelXics) this.#giveXicsCallsToKernel();
+    else this.#xics.register(this.#hcalls, this.#rtas);
+  }
+
+  // The kernel answers the XICS RTAS calls once it knows their tokens (book3s_rtas.c).
+  #giveXicsCallsToKernel(): void {
+    XICS_RTAS_CALLS.forEach((name, i) => {
+      const token = XICS_TOKEN_BASE + i;
+      this.#vm.defineRtasToken(name, token);
+      this.#rtas.defineToken(name, token);
+    });
   }
 
   #load(options: MachineOptions): void {
@@ -238,12 +269,14 @@ export class SpaprMachine implements Disposable {
       hypercalls: names(this.#hcalls.counts, (nr: bigint) => HcallTable.nameOf(nr)),
       rtasCalls: names(this.#rtas.counts, (name: string) => name),
       exitsInKernel: kernelExits > delivered ? kernelExits - delivered : 0n,
+      irqchip: this.#kernelXics ? 'kernel' : 'user',
     };
   }
 
   /** Closes every vCPU, the VM, its memory and /dev/kvm. Idempotent. */
   close(): void {
     for (const vcpu of this.#vcpus) vcpu.close();
+    this.#kernelXics?.close();
     this.#vm?.close();
     this.#memory?.close();
     this.#kvm.close();

@@ -91,3 +91,28 @@ console.log(`one user-space exit: ${summary.microsecondsPerExitJs.toFixed(1)} µ
   (summary.microsecondsPerExitC === null ? '' : `, ${summary.microsecondsPerExitC.toFixed(1)} µs by C (${summary.microsecondsPerExitCMainThread.toFixed(1)} µs with KVM_RUN on the main thread)`) +
   `; an in-kernel hypercall: ${summary.microsecondsPerHypercallInKernel.toFixed(1)} µs`);
 writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary }, null, 2)}\n`);
+
+// The boot: the reference VMM (examples/spapr-vmm) boots Debian's kernel to the initramfs marker,
+// once with the XICS in JavaScript and once with the kernel's.
+const { readFileSync } = await import('node:fs');
+const { release } = await import('node:os');
+const { SpaprMachine } = await import('../dist/examples/spapr-vmm/machine.js');
+const { parseKernelImage } = await import('../dist/examples/spapr-vmm/kernel-image.js');
+const { USERSPACE_MARKER, markerInitramfs } = await import('../dist/examples/spapr-vmm/initramfs.js');
+const kernel = parseKernelImage(readFileSync(`.cache/power-host/kernel/boot/vmlinux-${release()}`));
+const initrd = markerInitramfs(readFileSync('.cache/power-host/busybox/bin/busybox'));
+const boots = [];
+for (const irqchip of ['user', 'kernel']) {
+  const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n << 20n, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip, marker: USERSPACE_MARKER, output: () => {} });
+  try {
+    const report = await machine.run(300_000);
+    if (!report.poweredOff || report.markerMilliseconds === undefined) throw new Error(`boot with the ${irqchip} XICS did not reach the marker and power off`);
+    boots.push({ irqchip, markerSeconds: report.markerMilliseconds / 1000, powerOffSeconds: report.milliseconds / 1000, exitsToUserSpace: Number(Object.values(report.exitsByReason).reduce((a, b) => a + b, 0n)), exitsInKernel: Number(report.exitsInKernel), hypercalls: report.hypercalls });
+  } finally {
+    machine.close();
+  }
+}
+for (const boot of boots) {
+  console.log(`boot (XICS ${boot.irqchip === 'user' ? 'in JavaScript' : 'in the kernel'}): VM creation to marker ${boot.markerSeconds.toFixed(2)} s, to power-off ${boot.powerOffSeconds.toFixed(2)} s; exits to user space ${boot.exitsToUserSpace}, handled in the kernel ${boot.exitsInKernel}`);
+}
+writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary, boots }, null, 2)}\n`);

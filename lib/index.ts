@@ -33,7 +33,7 @@ export {
 } from './vfio-container.js';
 export { PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioRegionInfo } from './vfio-device.js';
 export { VfioGroup, devicesBlockingViability, iommuGroupDevices, type IommuGroupDevice, type VfioGroupStatus } from './vfio-group.js';
-export { Vm, type EnableCapArgs, type IoeventfdOptions, type IrqfdOptions, type MemoryRegionOptions, type RadixMmuInfo, type RadixMmuOptions } from './vm.js';
+export { Vm, type EnableCapArgs, type IoeventfdOptions, type IrqfdOptions, type MemoryRegionOptions, type RadixGeometry, type RadixMmuInfo, type RadixMmuOptions } from './vm.js';
 export {
   ExitReason,
   HcallReturn,

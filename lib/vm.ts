@@ -34,10 +34,18 @@ export interface MemoryRegionOptions {
   readonly?: boolean;
 }
 
+/** One radix page size and its tree. */
+export interface RadixGeometry {
+  /** log2 of the page size (12: 4 KiB, 16: 64 KiB). */
+  pageShift: number;
+  /** The bits translated at each of the four levels of the radix tree. */
+  levelBits: number[];
+}
+
 /** The radix MMU the host offers guests (KVM_PPC_GET_RMMU_INFO). */
 export interface RadixMmuInfo {
-  /** Each supported page size: its shift and the bits translated at each of the four levels. */
-  geometries: { pageShift: number; levelBits: number[] }[];
+  /** Each supported page size. */
+  geometries: RadixGeometry[];
   /** The AP encodings (ibm,processor-radix-AP-encodings): AP in the top 3 bits, page shift below. */
   apEncodings: number[];
 }

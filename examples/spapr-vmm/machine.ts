@@ -24,6 +24,8 @@ export interface MachineOptions {
   irqchip?: 'kernel' | 'user' | 'auto';
   /** Where the guest's console output goes. */
   output(bytes: Uint8Array): void;
+  /** Console text whose first appearance the report times (e.g. the initramfs's marker). */
+  marker?: string;
 }
 
 /** How the guest's run went. */
@@ -42,6 +44,8 @@ export interface BootReport {
   exitsInKernel: bigint;
   /** Where the interrupt controller ran. */
   irqchip: 'kernel' | 'user';
+  /** Milliseconds from the VM's creation to the marker's first appearance on the console. */
+  markerMilliseconds?: number;
 }
 
 /** Input the machine cannot boot with; thrown before any VM exists. */
@@ -117,6 +121,7 @@ export class SpaprMachine implements Disposable {
   #current = 0; // the vCPU whose exit is being handled (one JavaScript thread: one at a time)
   #poweredOff = false;
   #poweredOffAt = 0;
+  #markerAt: number | undefined;
 
   private constructor(options: MachineOptions, layout: ReturnType<typeof planLayout>) {
     this.#layout = layout;
@@ -154,7 +159,7 @@ export class SpaprMachine implements Disposable {
   }
 
   #installHypercalls(options: MachineOptions): void {
-    new HvTerminal({ write: options.output, termno: VTY_REG }).register(this.#hcalls);
+    new HvTerminal({ write: this.#watchForMarker(options), termno: VTY_REG }).register(this.#hcalls);
     this.#hcalls.on(H.H_RTAS, (args) => this.#rtas.handle(args[0]!));
     this.#hcalls.on(H.H_SET_MODE, (args) => this.#setMode(args));
     this.#hcalls.on(H.H_REGISTER_PROC_TBL, (args) => this.#registerProcessTable(args));
@@ -181,6 +186,18 @@ export class SpaprMachine implements Disposable {
       this.#vm.defineRtasToken(name, token);
       this.#rtas.defineToken(name, token);
     });
+  }
+
+  #watchForMarker(options: MachineOptions): (bytes: Uint8Array) => void {
+    const marker = options.marker;
+    if (!marker) return options.output;
+    let tail = '';
+    return (bytes) => {
+      options.output(bytes);
+      if (this.#markerAt !== undefined) return;
+      tail = (tail + Buffer.from(bytes).toString('latin1')).slice(-(marker.length + 64));
+      if (tail.includes(marker)) this.#markerAt = performance.now();
+    };
   }
 
   #load(options: MachineOptions): void {
@@ -270,6 +287,7 @@ export class SpaprMachine implements Disposable {
       rtasCalls: names(this.#rtas.counts, (name: string) => name),
       exitsInKernel: kernelExits > delivered ? kernelExits - delivered : 0n,
       irqchip: this.#kernelXics ? 'kernel' : 'user',
+      ...(this.#markerAt === undefined ? {} : { markerMilliseconds: this.#markerAt - this.#createdAt }),
     };
   }
 

@@ -12,7 +12,7 @@ import { type BootReport, MachineConfigError, SpaprMachine } from './machine.js'
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
 
 function usage(message: string): never {
-  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--timeout SECONDS] [--report FILE]\n`);
+  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -37,7 +37,7 @@ function summary(report: BootReport): string {
   const reasons = Object.entries(report.exitsByReason).map(([reason, count]) => `${reason} ${count}`).join(', ');
   const hcalls = Object.entries(report.hypercalls).sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join(', ');
   return [
-    `spapr-vmm: ${report.poweredOff ? 'guest powered off' : 'guest did not power off'} after ${(report.milliseconds / 1000).toFixed(2)} s (interrupt controller: ${report.irqchip === 'kernel' ? 'in the kernel' : 'in JavaScript'})`,
+    `spapr-vmm: ${report.poweredOff ? 'guest powered off' : 'guest did not power off'} after ${(report.milliseconds / 1000).toFixed(2)} s (interrupt controller: ${report.irqchip === 'kernel' ? 'in the kernel' : 'in JavaScript'})${report.markerMilliseconds === undefined ? '' : `; marker after ${(report.markerMilliseconds / 1000).toFixed(2)} s`}`,
     `spapr-vmm: exits to user space: ${reasons || 'none'}; handled in the kernel: ${report.exitsInKernel}`,
     `spapr-vmm: hypercalls: ${hcalls}`,
     `spapr-vmm: rtas: ${Object.entries(report.rtasCalls).map(([name, count]) => `${name} ${count}`).join(', ')}`,
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       kernel: { type: 'string' }, initrd: { type: 'string' }, memory: { type: 'string' }, cmdline: { type: 'string' },
-      cpus: { type: 'string' }, irqchip: { type: 'string' }, timeout: { type: 'string' }, report: { type: 'string' },
+      cpus: { type: 'string' }, marker: { type: 'string' }, irqchip: { type: 'string' }, timeout: { type: 'string' }, report: { type: 'string' },
     },
     strict: true,
   });
@@ -61,7 +61,7 @@ async function main(): Promise<number> {
     const kernel = parseKernelImage(kernelFile, values.kernel);
     machine = SpaprMachine.create({
       kernel, initrd, memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
-      cpus: positive(values.cpus, 'cpus', 1), irqchip: (values.irqchip ?? 'auto') as 'auto', output: (bytes) => process.stdout.write(bytes),
+      cpus: positive(values.cpus, 'cpus', 1), irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}), output: (bytes) => process.stdout.write(bytes),
     });
   } catch (error) {
     if (error instanceof KernelImageError || error instanceof MachineConfigError) usage(error.message);

@@ -125,6 +125,7 @@ export class Xics {
       .property('interrupt-controller')
       .u32('ibm,interrupt-server-ranges', 0, this.#icps.length)
       .u32('#interrupt-cells', 2)
+      .u32('#address-cells', 0)
       .u32('linux,phandle', phandle)
       .u32('phandle', phandle)
       .endNode();

@@ -34,6 +34,19 @@ function table(report: ProbeReport): string {
     lines.push('TCE hypercalls handled in-kernel');
     for (const call of report.hypercalls) row(`${call.name} (0x${call.number.toString(16)})`, `${yesNo(call.inKernel)} (${call.how})`);
   }
+  if (report.vmm) {
+    const vmm = report.vmm;
+    const where = {
+      'kernel-xive': 'in the kernel (XIVE): device interrupts go from an irqfd straight to the guest',
+      'kernel-xics': 'in the kernel (XICS): device interrupts go from an irqfd straight to the guest',
+      'user-space': 'in user space: emulate XICS (kvm-vfio-spapr/spapr Xics) and raise vCPU lines with KVM_INTERRUPT',
+    }[vmm.interruptController];
+    lines.push('A pseries VMM on this host');
+    row('radix MMU page sizes', vmm.radixPageShifts.length ? vmm.radixPageShifts.map((shift) => `${2 ** (shift - 10)} KiB`).join(', ') : `none${vmm.radixError ? ` (${vmm.radixError})` : ''}`);
+    row('hash-MMU guests', vmm.hashGuests ? 'yes' : 'no (radix guests only)');
+    row('in-kernel XICS / XIVE', `${yesNo(vmm.xics)} / ${yesNo(vmm.xive)}`);
+    row('interrupt controller', where);
+  }
   lines.push('VFIO');
   const container = report.vfio.container;
   row(container.path, container.open ? `open; SPAPR_TCE ${yesNo(container.spaprTce)}, SPAPR_TCE_v2 ${yesNo(container.spaprTceV2)}` : `not usable: ${container.error}`);

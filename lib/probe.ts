@@ -78,6 +78,8 @@ export interface ProbeReport {
   };
   /** Which TCE hypercalls the kernel handles itself. */
   hypercalls?: HypercallSupport[];
+  /** What a pseries VMM gets from this kernel: MMU and interrupt controller. */
+  vmm?: VmmSupport;
   /** VFIO: the container device and the IOMMU groups. */
   vfio: {
     /** /dev/vfio/vfio. */
@@ -114,6 +116,22 @@ export interface ProbeReport {
   };
 }
 
+/** What a pseries VMM gets from this kernel (probe().vmm). */
+export interface VmmSupport {
+  /** KVM_PPC_GET_RMMU_INFO's radix page shifts, empty when the host offers no radix guests. */
+  radixPageShifts: number[];
+  /** Why KVM_PPC_GET_RMMU_INFO failed, when it did. */
+  radixError?: string;
+  /** Hash-MMU (HPT) guests: KVM_CAP_PPC_MMU_HASH_V3 (0 on a nested kvm-hv: radix guests only). */
+  hashGuests: boolean;
+  /** The in-kernel XICS device can be created (KVM_CAP_IRQ_XICS, KVM_CREATE_DEVICE test). */
+  xics: boolean;
+  /** The in-kernel XIVE native device can be created (KVM_CAP_PPC_IRQ_XIVE). */
+  xive: boolean;
+  /** Where a VMM's interrupt controller should live on this host, and what that means. */
+  interruptController: 'kernel-xive' | 'kernel-xics' | 'user-space';
+}
+
 /** Options for {@link probe}: where to look (tests point these elsewhere). */
 export interface ProbeOptions {
   /** The KVM device. Default '/dev/kvm'. */
@@ -127,7 +145,28 @@ export interface ProbeOptions {
 const PROBED_CAPS = [
   Cap.SPAPR_TCE, Cap.SPAPR_TCE_64, Cap.SPAPR_TCE_VFIO, Cap.SPAPR_MULTITCE, Cap.PPC_ENABLE_HCALL, Cap.DEVICE_CTRL,
   Cap.CHECK_EXTENSION_VM, Cap.ENABLE_CAP_VM, Cap.PPC_NESTED_HV, Cap.PPC_MMU_RADIX, Cap.PPC_MMU_HASH_V3, Cap.PPC_PAPR, Cap.ONE_REG,
+  Cap.IRQ_XICS, Cap.PPC_IRQ_XIVE, Cap.PPC_IRQ_LEVEL, Cap.IRQFD, Cap.IOEVENTFD, Cap.PPC_RTAS, Cap.PPC_RPT_INVALIDATE,
 ];
+
+function probeVmmSupport(vm: Vm, caps: Record<string, number>): VmmSupport {
+  const support: VmmSupport = { radixPageShifts: [], hashGuests: (caps.KVM_CAP_PPC_MMU_HASH_V3 ?? 0) > 0, xics: false, xive: false, interruptController: 'user-space' };
+  try {
+    support.radixPageShifts = vm.radixMmuInfo().geometries.map((geometry) => geometry.pageShift);
+  } catch (error) {
+    support.radixError = describeError(error);
+  }
+  const canCreate = (type: number) => {
+    try {
+      return vm.supportsDevice(type);
+    } catch {
+      return false;
+    }
+  };
+  support.xics = (caps.KVM_CAP_IRQ_XICS ?? 0) > 0 && canCreate(DeviceType.XICS);
+  support.xive = (caps.KVM_CAP_PPC_IRQ_XIVE ?? 0) > 0 && canCreate(DeviceType.XIVE);
+  support.interruptController = support.xive ? 'kernel-xive' : support.xics ? 'kernel-xics' : 'user-space';
+  return support;
+}
 
 function describeError(error: unknown): string {
   if (error instanceof KvmVfioError) return `${error.code}: ${error.hint}`;
@@ -243,6 +282,7 @@ function probeVm(report: ProbeReport, vm: Vm): void {
   if (!report.kvmVfio.device) report.verdict.reasons.push(`no KVM-VFIO device${report.kvmVfio.error ? `: ${report.kvmVfio.error}` : ' (CONFIG_KVM_VFIO=n)'}`);
   else if (!report.kvmVfio.setSpaprTce) report.verdict.reasons.push('the KVM-VFIO device has no SET_SPAPR_TCE attribute (CONFIG_SPAPR_TCE_IOMMU=n)');
   report.hypercalls = probeHypercalls(vm, caps);
+  report.vmm = probeVmmSupport(vm, caps);
   for (const call of report.hypercalls.filter((h) => !h.inKernel && (h.name === 'H_PUT_TCE_INDIRECT' || h.name === 'H_STUFF_TCE'))) {
     report.verdict.warnings.push(`${call.name} is handled in user space on this kernel (${call.how})`);
   }

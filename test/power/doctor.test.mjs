@@ -27,10 +27,17 @@ describe('doctor on the emulated POWER host', () => {
     assert.ok(report.verdict.warnings.some((w) => w.includes(`group ${GROUP_UNVIABLE} is not viable`)));
   });
 
+  it('probe().vmm: a nested kvm-hv offers radix guests only (4 and 64 KiB pages), the in-kernel XICS but no XIVE', () => {
+    const { vmm } = probe();
+    assert.deepEqual(vmm, { radixPageShifts: [12, 16], hashGuests: false, xics: true, xive: false, interruptController: 'kernel-xics' });
+  });
+
   it('`kvm-vfio-spapr doctor` prints the verdict and `--json` valid JSON, exit 0', () => {
     const table = spawnSync(process.execPath, ['dist/cli.js', 'doctor'], { encoding: 'utf8' });
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);
+    assert.match(table.stdout, /interrupt controller\s+in the kernel \(XICS\)/);
+    assert.match(table.stdout, /radix MMU page sizes\s+4 KiB, 64 KiB/);
     const json = spawnSync(process.execPath, ['dist/cli.js', 'doctor', '--json'], { encoding: 'utf8' });
     assert.equal(json.status, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).verdict.available, true);

@@ -47,13 +47,16 @@ export function cpioArchive(entries: readonly CpioEntry[]): Uint8Array {
 /** The marker the test guest's /init prints once user space runs. */
 export const USERSPACE_MARKER = 'SPAPR-VMM: userspace up';
 
+/** /init prints this followed by the number of CPUs the guest brought up. */
+export const CPUS_LINE = 'SPAPR-VMM: cpus online';
+
 /** Numbered lines /init prints before the marker, so a test can check the console keeps their order. */
 export const CONSOLE_LINES = 40;
 
 /** A busybox initramfs whose /init prints {@link CONSOLE_LINES} numbered lines and {@link USERSPACE_MARKER}, then powers off through RTAS. */
 export function markerInitramfs(busybox: Uint8Array): Uint8Array {
   const lines = Array.from({ length: CONSOLE_LINES }, (_, i) => `/bin/busybox echo "console line ${i + 1} of ${CONSOLE_LINES}"`);
-  const init = ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', ...lines, `/bin/busybox echo "${USERSPACE_MARKER}"`, '/bin/busybox poweroff -f', ''].join('\n');
+  const init = ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', ...lines, `/bin/busybox echo "${CPUS_LINE} $(/bin/busybox nproc)"`, `/bin/busybox echo "${USERSPACE_MARKER}"`, '/bin/busybox poweroff -f', ''].join('\n');
   return cpioArchive([
     { path: 'bin', mode: 0o040755 },
     { path: 'bin/busybox', mode: 0o100755, data: busybox },

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { describe, it } from 'node:test';
 import { resourceStats, traceSyscalls } from '../../dist/index.js';
-import { CONSOLE_LINES, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
+import { CONSOLE_LINES, CPUS_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { KernelImageError, parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { MachineConfigError, SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
 
@@ -25,16 +25,16 @@ function inputs() {
 }
 
 describe('the reference VMM boots Linux on the emulated POWER host', () => {
-  it('reaches the initramfs marker and powers off through RTAS; the console keeps its order; exits are counted; nothing is left behind', async (t) => {
+  it('two vCPUs, XICS in JavaScript: reaches the initramfs marker with both CPUs up and powers off through RTAS; the console keeps its order; exits are counted; nothing is left behind', async (t) => {
     const { kernel, initrd } = inputs();
     const before = { ...resourceStats(), fds: openFdCount() };
     const chunks = [];
-    const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip: 'user', output: (bytes) => chunks.push(Buffer.from(bytes)) });
+    const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 2, irqchip: 'user', output: (bytes) => chunks.push(Buffer.from(bytes)) });
     let report;
     try {
       const running = machine.run(BOOT_TIMEOUT_MS);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(vcpuThreads(), 1, 'one named vCPU thread runs the guest');
+      assert.equal(vcpuThreads(), 1, 'vCPU 0 runs first: its thread is named');
       report = await running;
     } finally {
       machine.close();
@@ -53,6 +53,9 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     assert.ok(report.hypercalls.H_PUT_TERM_CHAR > 0 && report.hypercalls.H_RTAS > 0);
     assert.ok(report.exitsInKernel > 0n, 'the decrementer, H_CEDE and friends are handled in the kernel');
     assert.equal(report.irqchip, 'user');
+    assert.ok(console.includes(`${CPUS_LINE} 2`), 'the guest brought up both vCPUs');
+    assert.equal(report.rtasCalls['start-cpu'], 1, 'the second vCPU was started through RTAS start-cpu, on its own run loop');
+    assert.ok(report.hypercalls.H_IPI > 0 && report.hypercalls.H_XIRR > 0 && report.hypercalls.H_EOI > 0, 'IPIs went through the JavaScript XICS');
     assert.ok(report.hypercalls.H_CPPR >= 1, 'with XICS in JavaScript the guest\'s H_CPPR reaches user space');
     assert.equal(resourceStats().ownedFds, before.ownedFds, 'every fd the VMM opened is closed');
     assert.equal(resourceStats().mappings, before.mappings, 'guest memory and kvm_run are unmapped');

@@ -8,7 +8,7 @@ import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { type Release, acquireStep, slowTeardown } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
 import { checkBigU64, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue } from './validate.js';
-import { VfioContainer, type DmaWindow } from './vfio-container.js';
+import { VfioContainer, iommuTypeName, type DmaWindow } from './vfio-container.js';
 import { VfioGroup, devicesBlockingViability, groupDevicePath } from './vfio-group.js';
 import { Vm } from './vm.js';
 
@@ -347,7 +347,7 @@ class Attacher {
     if (container.iommuType === undefined) container.setIommu(this.plan.iommuType);
     if (container.iommuType !== this.plan.iommuType) {
       throw usageError('ERR_VFIO_WRONG_IOMMU', container.target,
-        `the group's container has IOMMU type ${container.iommuType}, but the linkage asks for ${this.plan.iommu}`);
+        `the group's container is ${iommuTypeName(container.iommuType!)}, but the linkage asks for ${iommuTypeName(this.plan.iommuType)}: pass options.iommu: '${container.iommuType === IommuType.SPAPR_TCE ? 'v1' : 'v2'}', or give the group a fresh container`);
     }
     return container;
   }
@@ -597,6 +597,11 @@ export function probeLinkage(vm: Vm, options: AttachOptions): LinkageProbe {
     return blockers.length === 0 || `group ${groupNumber} is not viable: ${blockers.map((d) => `${d.name} (bound to ${d.driver})`).join(', ')} not bound to vfio-pci`;
   });
   check(`VFIO ${plan.iommu} IOMMU`, () => {
+    const existing = plan.group instanceof VfioGroup ? plan.group.container ?? plan.container : plan.container;
+    if (existing?.iommuType !== undefined) {
+      return existing.iommuType === plan.iommuType ||
+        `the group's container is already ${iommuTypeName(existing.iommuType)}, but the linkage asks for ${iommuTypeName(plan.iommuType)}: attachIommuGroup would fail with ERR_VFIO_WRONG_IOMMU at step 'container'`;
+    }
     const container = VfioContainer.open();
     try {
       return container.checkExtension(plan.iommuType) > 0 || `the VFIO container offers no ${plan.iommu === 'v2' ? 'SPAPR_TCE_v2' : 'SPAPR_TCE'} IOMMU`;

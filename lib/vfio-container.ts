@@ -42,6 +42,13 @@ export interface DmaWindow {
   readonly levels: number;
 }
 
+/** An IOMMU type by its names: 'v2 (VFIO_SPAPR_TCE_v2_IOMMU, type 7)'. */
+export function iommuTypeName(type: number): string {
+  if (type === IommuType.SPAPR_TCE_V2) return `v2 (VFIO_SPAPR_TCE_v2_IOMMU, type ${type})`;
+  if (type === IommuType.SPAPR_TCE) return `v1 (VFIO_SPAPR_TCE_IOMMU, type ${type})`;
+  return `IOMMU type ${type}`;
+}
+
 /** Options for {@link VfioContainer.createWindow}. */
 export interface CreateWindowOptions {
   /** IOMMU page shift; one of spaprInfo().ddw.pageShifts. */
@@ -357,8 +364,8 @@ export class VfioContainer extends FdObject {
       throw usageError('ERR_VFIO_NO_IOMMU', this.target, `${method}() needs an IOMMU type: attach a group (group.setContainer) and call setIommu() first`);
     }
     if (!types.includes(this.#iommuType)) {
-      const wanted = types.map((type) => (type === IommuType.SPAPR_TCE_V2 ? 'SPAPR_TCE_V2' : type === IommuType.SPAPR_TCE ? 'SPAPR_TCE (v1)' : String(type)));
-      throw usageError('ERR_VFIO_WRONG_IOMMU', this.target, `${method}() needs a ${wanted.join(' or ')} container; this one is type ${this.#iommuType}`);
+      const wanted = types.map(iommuTypeName);
+      throw usageError('ERR_VFIO_WRONG_IOMMU', this.target, `${method}() needs a ${wanted.join(' or ')} container; this one is ${iommuTypeName(this.#iommuType)}`);
     }
   }
 

@@ -204,6 +204,23 @@ describe('attachIommuGroup on the emulated POWER host', () => {
   }));
 });
 
+describe('a group whose container is already v1', () => {
+  it('probeLinkage() says so instead of "possible"; attachIommuGroup fails at step container naming both IOMMU types', () => scoped((use) => {
+    const kvm = use(Kvm.open());
+    const vm = use(kvm.createVm());
+    const container = use(VfioContainer.open());
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    group.setContainer(container);
+    container.setIommu(IommuType.SPAPR_TCE);
+    const options = { group, liobn: 0x8000_0001n, windowSize: 1n << 30n };
+    const probe = probeLinkage(vm, options);
+    assert.equal(probe.possible, false);
+    assert.match(probe.missing.join('; '), /already v1 \(VFIO_SPAPR_TCE_IOMMU, type 2\), but the linkage asks for v2 \(VFIO_SPAPR_TCE_v2_IOMMU, type 7\)/);
+    const error = expectKvmError(() => attachIommuGroup(vm, options), { code: 'ERR_VFIO_WRONG_IOMMU', step: AttachStep.CONTAINER });
+    assert.match(error.hint, /is v1 \(VFIO_SPAPR_TCE_IOMMU, type 2\), but the linkage asks for v2 \(VFIO_SPAPR_TCE_v2_IOMMU, type 7\): pass options.iommu: 'v1'/);
+  }));
+});
+
 describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.c kvm_vfio_file_set_spapr_tce)', () => {
   it('ENOENT: linking a group that was never added, and a non-VFIO group fd', () => scoped((use) => {
     const vm = vmScope(use);

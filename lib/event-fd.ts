@@ -45,8 +45,7 @@ export class EventFd extends FdObject {
   /** Adds `value` (default 1) to the counter: what the kernel does when the eventfd is signalled. */
   signal(value: bigint = 1n): void {
     const fd = this.fdFor('signal');
-    checkBigU64('value', value);
-    if (value === 0n || value > MAX_COUNT) throw new RangeError(`The value of "value" is out of range. It must be >= 1n and <= ${MAX_COUNT}n. Received ${value}n`);
+    checkBigU64('value', value, 1n, MAX_COUNT);
     const result = native.eventFdWrite(fd, value);
     if (result < 0) throw syscallError(result, { syscall: 'write', request: 'write', target: this.target, hint: result === EAGAIN ? 'the counter would overflow: read it first' : undefined });
   }

@@ -332,8 +332,8 @@ export class Vm extends FdObject {
    */
   defineRtasToken(name: string, token: number): void {
     const fd = this.fdFor('defineRtasToken');
-    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > RTAS_NAME_MAX) {
-      throw invalidArgValue('name', name, `must be an RTAS call name of 1 to ${RTAS_NAME_MAX} bytes`);
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000') || Buffer.byteLength(name) > RTAS_NAME_MAX) {
+      throw invalidArgValue('name', name, `must be an RTAS call name of 1 to ${RTAS_NAME_MAX} bytes without NUL`);
     }
     checkInteger('token', token, 0, 0xffff_ffff);
     const result = native.rtasDefineToken(fd, name, BigInt(token));

@@ -78,9 +78,11 @@ describe('FdtWriter', () => {
     expect(strings.split('\0').filter((name) => name === 'reg')).toHaveLength(1);
     expect(() => new FdtWriter().beginNode('').beginNode('bad name')).toThrow(TypeError);
     expect(() => new FdtWriter().beginNode('').property('bad name')).toThrow(TypeError);
-    expect(() => new FdtWriter().property('x')).toThrow(RangeError);
-    expect(() => new FdtWriter().beginNode('').finish()).toThrow(RangeError);
-    expect(() => new FdtWriter().endNode()).toThrow(RangeError);
+    expect(() => new FdtWriter().beginNode('').u32('reg', -1)).toThrow(RangeError);
+    expect(() => new FdtWriter().beginNode('').beginNode('')).toThrow(TypeError);
+    for (const misuse of [() => new FdtWriter().property('x'), () => new FdtWriter().beginNode('').finish(), () => new FdtWriter().endNode()]) {
+      expect(misuse).toThrow(expect.objectContaining({ code: 'ERR_FDT_STATE' }));
+    }
   });
 
   it("the reference VMM's pseries tree reads cleanly in dtc: radix and GTSE in ibm,architecture-vec-5, one-cell RTAS addresses, XICS", (ctx) => {

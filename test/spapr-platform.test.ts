@@ -13,7 +13,9 @@ describe('HcallTable', () => {
     expect(table.dispatch(0x1234n, [])).toEqual({ ret: H_FUNCTION });
     expect([...table.counts]).toEqual([[H.H_RANDOM, 1], [0x1234n, 1]]);
     expect([HcallTable.nameOf(H.H_PUT_TERM_CHAR), HcallTable.nameOf(0x1234n)]).toEqual(['H_PUT_TERM_CHAR', '0x1234']);
-    expect(() => table.on(H.H_RANDOM, () => ({ ret: 0n }))).toThrow(RangeError);
+    expect(() => table.on(H.H_RANDOM, () => ({ ret: 0n }))).toThrow(expect.objectContaining({ code: 'ERR_HCALL_TAKEN' }));
+    expect(() => table.dispatch(1 as never, [])).toThrow(TypeError);
+    expect(() => table.dispatch(1n, [1 as never])).toThrow(TypeError);
   });
 
   it('has the numbers of Linux arch/powerpc/include/asm/hvcall.h', () => {

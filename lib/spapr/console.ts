@@ -2,7 +2,8 @@
 // 16 bytes in two registers, first byte in the most significant byte of the first (QEMU
 // hw/char/spapr_vty.c, Linux arch/powerpc/platforms/pseries/hvconsole.c).
 import { HcallReturn, type HypercallAnswer } from '../vcpu.js';
-import { H, type HcallTable } from './hcalls.js';
+import { invalidArgType } from '../validate.js';
+import { H, type HcallTable, checkHcallArgs } from './hcalls.js';
 
 const MAX_BYTES = 16;
 
@@ -35,7 +36,7 @@ export class HvTerminal {
   #pending: number[] = [];
 
   constructor(options: HvTerminalOptions) {
-    if (typeof options?.write !== 'function') throw new TypeError('options.write must be a function');
+    if (typeof options?.write !== 'function') throw invalidArgType('options.write', 'a function', options?.write);
     this.#write = options.write;
     this.#termno = options.termno ?? 0n;
   }
@@ -47,6 +48,7 @@ export class HvTerminal {
 
   /** H_PUT_TERM_CHAR(termno, length, bytes 0-7, bytes 8-15). */
   putTermChar(args: readonly bigint[]): HypercallAnswer {
+    checkHcallArgs(H.H_PUT_TERM_CHAR, args);
     const [termno, length, high = 0n, low = 0n] = args;
     if (termno !== this.#termno || length === undefined || length > BigInt(MAX_BYTES)) return { ret: HcallReturn.H_PARAMETER };
     if (length > 0n) this.#write(unpack(high, low, Number(length)));
@@ -55,6 +57,7 @@ export class HvTerminal {
 
   /** H_GET_TERM_CHAR(termno) -> r4 = count, r5/r6 = the bytes. */
   getTermChar(args: readonly bigint[]): HypercallAnswer {
+    checkHcallArgs(H.H_GET_TERM_CHAR, args);
     if (args[0] !== this.#termno) return { ret: HcallReturn.H_PARAMETER };
     const bytes = Uint8Array.from(this.#pending.splice(0, MAX_BYTES));
     const [high, low] = pack(bytes);

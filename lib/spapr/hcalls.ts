@@ -1,5 +1,6 @@
 // PAPR hypercalls: their numbers (Linux arch/powerpc/include/asm/hvcall.h) and a dispatch table
 // a VMM fills with the calls it answers in user space.
+import { checkBigU64, invalidArgType } from '../validate.js';
 import { HcallReturn, type HypercallAnswer } from '../vcpu.js';
 
 /** Hypercall numbers (r3 of `sc 1`). */
@@ -63,6 +64,13 @@ export const H = {
 /** One hypercall's handler: its arguments (r4..r12) in, its answer out. */
 export type HcallHandler = (args: readonly bigint[], nr: bigint) => HypercallAnswer;
 
+/** The run loop's values: a u64 number and up to nine u64 arguments. */
+export function checkHcallArgs(nr: unknown, args: unknown): void {
+  checkBigU64('nr', nr);
+  if (!Array.isArray(args) || args.length > 9) throw invalidArgType('args', 'an array of up to 9 bigints (r4..r12)', args);
+  args.forEach((value, i) => checkBigU64(`args[${i}]`, value));
+}
+
 const names = new Map<bigint, string>(Object.entries(H).map(([name, nr]) => [nr, name]));
 
 /** The hypercalls a VMM answers, by number, with a count of every call made. */
@@ -72,15 +80,16 @@ export class HcallTable {
 
   /** Handles `nr` with `handler`; a number has one handler. */
   on(nr: bigint, handler: HcallHandler): this {
-    if (typeof nr !== 'bigint') throw new TypeError(`hypercall number must be a bigint, got ${typeof nr}`);
-    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
-    if (this.#handlers.has(nr)) throw new RangeError(`${HcallTable.nameOf(nr)} already has a handler`);
+    checkBigU64('nr', nr);
+    if (typeof handler !== 'function') throw invalidArgType('handler', 'a function', handler);
+    if (this.#handlers.has(nr)) throw Object.assign(new Error(`${HcallTable.nameOf(nr)} already has a handler`), { code: 'ERR_HCALL_TAKEN' });
     this.#handlers.set(nr, handler);
     return this;
   }
 
   /** Answers one call; an unknown one gets H_FUNCTION (and is counted too). */
   dispatch(nr: bigint, args: readonly bigint[]): HypercallAnswer {
+    checkHcallArgs(nr, args);
     this.#counts.set(nr, (this.#counts.get(nr) ?? 0) + 1);
     const handler = this.#handlers.get(nr);
     return handler ? handler(args, nr) : { ret: HcallReturn.H_FUNCTION };

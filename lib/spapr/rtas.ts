@@ -3,6 +3,7 @@
 // big-endian even for a little-endian kernel (RTAS runs with MSR_LE clear: Linux
 // arch/powerpc/kernel/rtas.c enter_rtas). QEMU: hw/ppc/spapr_rtas.c.
 import { HcallReturn, type HypercallAnswer } from '../vcpu.js';
+import { checkBigU64, checkString, checkU32, invalidArgType } from '../validate.js';
 import type { FdtWriter } from './fdt.js';
 
 /** One RTAS call: its input words in, its output words out (rets[0] is the status). */
@@ -19,6 +20,10 @@ export const RtasStatus = {
 } as const;
 
 const FIRST_TOKEN = 0x2000;
+
+function taken(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_RTAS_TAKEN' });
+}
 const HEADER_WORDS = 3;
 /** What a guest may ask for at most: 16 args and returns (PAPR's limit is lower). */
 const MAX_WORDS = 16;
@@ -33,13 +38,13 @@ export class Rtas {
 
   /** `ram` is guest memory from guest-physical address 0. */
   constructor(ram: DataView) {
-    if (!(ram instanceof DataView)) throw new TypeError('ram must be a DataView over guest memory');
+    if (!(ram instanceof DataView)) throw invalidArgType('ram', 'a DataView over guest memory', ram);
     this.#ram = ram;
   }
 
   /** Gives `name` the next free token and answers it with `handler`; returns the token. */
   define(name: string, handler: RtasHandler): number {
-    if (typeof handler !== 'function') throw new TypeError(`handler of ${name} must be a function`);
+    if (typeof handler !== 'function') throw invalidArgType('handler', 'a function', handler);
     const token = this.#nextToken++;
     this.#add(name, token, handler);
     return token;
@@ -54,9 +59,10 @@ export class Rtas {
   }
 
   #add(name: string, token: number, handler: RtasHandler | undefined): void {
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('an RTAS call needs a name');
-    if (this.#tokens.has(name)) throw new RangeError(`RTAS call ${name} is already defined`);
-    if (this.#handlers.has(token)) throw new RangeError(`RTAS token 0x${token.toString(16)} is already in use`);
+    checkString('name', name);
+    checkU32('token', token);
+    if (this.#tokens.has(name)) throw taken(`RTAS call ${name} is already defined`);
+    if (this.#handlers.has(token)) throw taken(`RTAS token 0x${token.toString(16)} is already in use`);
     this.#tokens.set(name, token);
     this.#handlers.set(token, { name, handler });
   }
@@ -73,6 +79,7 @@ export class Rtas {
 
   /** Answers H_RTAS: runs the call whose token the guest's rtas_args names and writes its returns. */
   handle(argsAddress: bigint): HypercallAnswer {
+    checkBigU64('argsAddress', argsAddress);
     const at = Number(argsAddress);
     if (argsAddress > BigInt(this.#ram.byteLength) || at + HEADER_WORDS * 4 > this.#ram.byteLength) return { ret: HcallReturn.H_PARAMETER };
     const [token, nargs, nret] = [0, 1, 2].map((i) => this.#ram.getUint32(at + i * 4)) as [number, number, number];

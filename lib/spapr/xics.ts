@@ -5,6 +5,7 @@
 // 0 is the most favoured, 0xff means masked / nothing pending.
 import { HcallReturn, type HypercallAnswer } from '../vcpu.js';
 import type { FdtWriter } from './fdt.js';
+import { checkInteger, invalidArgType, outOfRange } from '../validate.js';
 import { H, type HcallTable } from './hcalls.js';
 import { type Rtas, RtasStatus } from './rtas.js';
 
@@ -55,10 +56,10 @@ export class Xics {
 
   constructor(options: XicsOptions) {
     const { servers, sources, firstIrq = 4096 } = options;
-    if (!Number.isInteger(servers) || servers < 1) throw new RangeError('options.servers must be a positive integer');
-    if (!Number.isInteger(sources) || sources < 1) throw new RangeError('options.sources must be a positive integer');
-    if (!Number.isInteger(firstIrq) || firstIrq < 16) throw new RangeError('options.firstIrq must be an integer >= 16');
-    if (typeof options.setLine !== 'function') throw new TypeError('options.setLine must be a function');
+    checkInteger('options.servers', servers, 1, 1 << 16);
+    checkInteger('options.sources', sources, 1, 1 << 20);
+    checkInteger('options.firstIrq', firstIrq, 16, 0xff_ffff - sources);
+    if (typeof options.setLine !== 'function') throw invalidArgType('options.setLine', 'a function', options.setLine);
     this.#icps = Array.from({ length: servers }, () => ({ xirr: 0, mfrr: LEAST_FAVOURED, pending: LEAST_FAVOURED, raised: false }));
     this.#ics = Array.from({ length: sources }, () => ({ server: 0, priority: LEAST_FAVOURED, savedPriority: LEAST_FAVOURED, lsi: false, asserted: false, sent: false, rejected: false, maskedPending: false }));
     this.#first = firstIrq;
@@ -73,6 +74,7 @@ export class Xics {
 
   /** Makes a source level-triggered (LSI, e.g. PCI INTx) or message-signalled (MSI, the default). */
   setLsi(irq: number, lsi: boolean): void {
+    if (typeof lsi !== 'boolean') throw invalidArgType('lsi', 'of type boolean', lsi);
     this.#source(irq).lsi = lsi;
   }
 
@@ -133,13 +135,14 @@ export class Xics {
 
   #server(): number {
     const server = this.#currentServer();
-    if (!this.#icps[server]) throw new RangeError(`no interrupt server ${server}`);
+    if (!this.#icps[server]) throw outOfRange('currentServer()', `a server of this XICS (0..${this.#icps.length - 1})`, server);
     return server;
   }
 
   #source(irq: number): Source {
+    checkInteger('irq', irq, 0, 0xff_ffff);
     const source = this.#ics[irq - this.#first];
-    if (!Number.isInteger(irq) || !source) throw new RangeError(`interrupt ${irq} is not a source of this XICS (${this.#first}..${this.#first + this.#ics.length - 1})`);
+    if (!Number.isInteger(irq) || !source) throw outOfRange('irq', `a source of this XICS (${this.#first}..${this.#first + this.#ics.length - 1})`, irq);
     return source;
   }
 

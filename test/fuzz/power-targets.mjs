@@ -18,6 +18,7 @@
 //   - vcpu.run(): it starts a thread that runs the guest (test/power/vcpu.test.mjs and
 //     lifetimes.test.mjs cover its arguments and lifetimes); every other vCPU call is fuzzed.
 import fc from 'fast-check';
+import { vmmTargets } from './vmm-targets.mjs';
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   Cap, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, OneReg, SpaprTceTable, VfioContainer, VfioGroup, attachIommuGroup,
@@ -527,5 +528,6 @@ export function powerTargets() {
     ...vfioDeviceTargets(),
     ...tableTargets(),
     ...attachTargets(),
+    ...vmmTargets(),
   ];
 }

@@ -12,6 +12,7 @@ import {
 import { FdProbe } from '../../dist/internal/bench-probe.js';
 import { openFdCount } from '../support/fds.mjs';
 import { arg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
+import { eventFdTargets, spaprTargets } from './vmm-targets.mjs';
 
 export const PAGE = BigInt(pageSize());
 /** The largest ArrayBuffer this Node makes: guest memory above it cannot be handed to JavaScript. */
@@ -218,5 +219,5 @@ export function memoryTargets() {
 
 /** Every host target. */
 export function hostTargets() {
-  return [...staticTargets(), ...probeTargets(), ...memoryTargets()];
+  return [...staticTargets(), ...probeTargets(), ...memoryTargets(), ...eventFdTargets(), ...spaprTargets()];
 }

@@ -12,7 +12,7 @@
 // KVM_VFIO_SPAPR_LEAK_CYCLES changes the count.
 import { closeSync, openSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cap, GuestMemory, Kvm, KvmVfioAttr, VfioContainer, VfioGroup, type Vm, pageSize, resourceStats } from '../dist/index.js';
+import { Cap, EventFd, GuestMemory, Kvm, KvmVfioAttr, VfioContainer, VfioGroup, type Vm, pageSize, resourceStats } from '../dist/index.js';
 import { FdProbe } from '../dist/internal/bench-probe.js';
 import { x86KvmUnavailable } from './helpers.js';
 import { measureCycles, settle } from './leaks/measure.mjs';
@@ -70,6 +70,17 @@ describe(`${CYCLES} open/close cycles per object kind`, () => {
       const memory = GuestMemory.allocate(PAGE * 4n);
       new Uint8Array(memory.buffer).fill(1);
       memory.close();
+    }],
+    ['EventFd.create + signal + read + close', () => {
+      const doorbell = EventFd.create();
+      doorbell.signal(3n);
+      doorbell.read();
+      doorbell.close();
+    }],
+    ['EventFd.create + watch (a libuv poll) + close', () => {
+      const doorbell = EventFd.create();
+      doorbell.watch(() => {});
+      doorbell.close();
     }],
     ['Kvm.open on a file that is not /dev/kvm (open, ioctl, close)', refused(() => Kvm.open('/dev/null'))],
     ['VfioContainer.fromFd on a file that is not a container (dup, ioctl, close)', refused(() => VfioContainer.fromFd(devNull))],

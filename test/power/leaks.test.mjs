@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
+  DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
 import { measureCycles, settle } from '../leaks/measure.mjs';
 import { DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV } from './helpers.mjs';
@@ -70,6 +70,25 @@ describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind
       const group = VfioGroup.open(GROUP_TESTDEV);
       void group.status;
       group.close();
+    }],
+    ['EventFd + Vm.ioeventfd + removeIoeventfd + close', (_kvm, vm) => {
+      const doorbell = EventFd.create();
+      vm.ioeventfd({ eventFd: doorbell, address: 0x2000_0000n, length: 4 });
+      vm.removeIoeventfd({ eventFd: doorbell, address: 0x2000_0000n, length: 4 });
+      doorbell.close();
+    }],
+    ['a VM with an XICS device, a connected vCPU and an irqfd + close', (kvm) => {
+      const vm = kvm.createVm(); // one XICS device and one vCPU 0 per VM
+      const xics = vm.createDevice(DeviceType.XICS);
+      const vcpu = vm.createVcpu(0);
+      vcpu.connectXics(xics, 0);
+      const doorbell = EventFd.create();
+      vm.irqfd({ eventFd: doorbell, gsi: 0x1000 });
+      vm.removeIrqfd({ eventFd: doorbell, gsi: 0x1000 });
+      doorbell.close();
+      vcpu.close();
+      xics.close();
+      vm.close();
     }],
     ['GuestMemory.allocate + close', () => {
       const memory = GuestMemory.allocate(PAGE * 4n);

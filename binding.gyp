@@ -23,6 +23,8 @@
         "native/vfio_device.cc",
         "native/kvm_vcpu.cc",
         "native/vcpu_run.cc",
+        "native/vcpu_exit.cc",
+        "native/vcpu_run_sync.cc",
         "native/fp_state.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

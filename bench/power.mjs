@@ -67,8 +67,23 @@ if (C_VMM) {
   cases.push(runCVmm(N, false));
   cases.push(runCVmm(Math.min(N, 1000), true)); // slow: fewer hypercalls
 }
+const sync = await runSyncCase();
+
+/** Case A with vcpu.runSync() in a Worker: the exit answered on the thread that called KVM_RUN. */
+async function runSyncCase() {
+  const { Worker } = await import('node:worker_threads');
+  const workerData = { hypercalls: N, liobn: String(LIOBN_WITHOUT_TABLE), memorySize: String(GUEST_MEMORY), tce: String(loop.tce) };
+  const result = await new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./sync-worker.mjs', import.meta.url), { workerData });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  if (result.hypercalls !== N || result.failed !== 0) throw new Error(`A with runSync: ${result.hypercalls} hypercalls, ${result.failed} failed`);
+  return { name: 'A with vcpu.runSync() in a Worker: exits to JavaScript on the KVM_RUN thread', hypercalls: N, userExits: result.userExits, seconds: result.seconds };
+}
 
 const [a, b, c, cA, cMain] = cases;
+cases.push(sync);
 const rate = (entry) => entry.hypercalls / entry.seconds;
 const rows = cases.map((entry) => ({ ...entry, hypercallsPerSecond: Math.round(rate(entry)), exitsPerHypercall: entry.userExits / entry.hypercalls }));
 const summary = {
@@ -79,7 +94,10 @@ const summary = {
   microsecondsPerExitC: cA ? (cA.seconds / cA.userExits) * 1e6 : null,
   microsecondsPerExitCMainThread: cMain ? (cMain.seconds / cMain.userExits) * 1e6 : null,
   microsecondsPerHypercallInKernel: (b.seconds / b.hypercalls) * 1e6,
+  microsecondsPerExitJsSync: (sync.seconds / sync.userExits) * 1e6,
 };
+summary.exitRatioJsOverC = summary.microsecondsPerExitC === null ? null : summary.microsecondsPerExitJsSync / summary.microsecondsPerExitC;
+summary.exitRatioAsyncJsOverC = summary.microsecondsPerExitC === null ? null : summary.microsecondsPerExitJs / summary.microsecondsPerExitC;
 
 const width = Math.max(...rows.map((row) => row.name.length));
 console.log(`${'case'.padEnd(width)}  ${'hcalls/s'.padStart(9)}  ${'exits/hcall'.padStart(11)}  ${'seconds'.padStart(8)}`);
@@ -90,6 +108,10 @@ console.log(`B/A ${summary.bOverA.toFixed(2)}×, C/A ${summary.cOverA.toFixed(2)
 console.log(`one user-space exit: ${summary.microsecondsPerExitJs.toFixed(1)} µs answered by JavaScript` +
   (summary.microsecondsPerExitC === null ? '' : `, ${summary.microsecondsPerExitC.toFixed(1)} µs by C (${summary.microsecondsPerExitCMainThread.toFixed(1)} µs with KVM_RUN on the main thread)`) +
   `; an in-kernel hypercall: ${summary.microsecondsPerHypercallInKernel.toFixed(1)} µs`);
+console.log(`one user-space exit with vcpu.runSync() in a Worker: ${summary.microsecondsPerExitJsSync.toFixed(1)} µs`);
+if (summary.exitRatioJsOverC !== null) {
+  console.log(`exit ratio JS/C: ${summary.exitRatioJsOverC.toFixed(2)}× (vcpu.runSync() in a Worker vs the C VMM's vCPU thread; vcpu.run() on the main thread: ${summary.exitRatioAsyncJsOverC.toFixed(2)}×)`);
+}
 writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary }, null, 2)}\n`);
 
 // The boot: the reference VMM (examples/spapr-vmm) boots Debian's kernel to the initramfs marker,

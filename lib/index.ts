@@ -46,5 +46,6 @@ export {
   type PpcRegs,
   type RunHandlers,
   type RunOptions,
+  type RunSyncOptions,
   type RunResult,
 } from './vcpu.js';

@@ -3,6 +3,7 @@
 // (kvm_vcpu_ioctl), arch/powerpc/kvm/powerpc.c (kvm_arch_vcpu_ioctl_run), book3s_hv.c.
 import { Cap, DeviceType } from './constants.js';
 import { KvmDevice } from './device.js';
+import { isMainThread } from 'node:worker_threads';
 import { KvmVfioError, syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
@@ -182,6 +183,47 @@ export interface RunResult {
   lastExit: HypercallExit | MmioExit | OtherExit | undefined;
 }
 
+/** Options of {@link Vcpu.runSync}. */
+export interface RunSyncOptions {
+  /** An Int32Array over a SharedArrayBuffer: another thread stops the run with Vcpu.kick(stopFlag). */
+  stopFlag?: Int32Array;
+}
+
+function checkStopFlag(name: string, flag: unknown): Int32Array {
+  if (!(flag instanceof Int32Array) || !(flag.buffer instanceof SharedArrayBuffer) || flag.length < 1) {
+    throw invalidArgType(name, 'an Int32Array over a SharedArrayBuffer', flag);
+  }
+  return flag;
+}
+
+/** Hands each exit to the handlers and counts them, for run() and runSync() alike. */
+class ExitTally {
+  hypercalls = 0n;
+  readonly byReason = new Map<number, bigint>();
+  lastExit: RunResult['lastExit'];
+  readonly dispatch: (exit: NativeExit) => NativeAnswer;
+
+  constructor(handlers: RunHandlers) {
+    this.dispatch = (exit) => {
+      this.byReason.set(exit.reason, (this.byReason.get(exit.reason) ?? 0n) + 1n);
+      if (exit.reason === ExitReason.PAPR_HCALL) {
+        this.hypercalls += 1n;
+        const call = { reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit;
+        this.lastExit = call;
+        const answer = handlers.hypercall ? handlers.hypercall(call) : { ret: HcallReturn.H_FUNCTION };
+        return answer === 'stop' ? { stop: true } : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
+      }
+      if (exit.reason === ExitReason.MMIO) {
+        const access = exit as MmioExit;
+        this.lastExit = access;
+        return mmioAnswer(access, handlers.mmio ? handlers.mmio(access) : undefined);
+      }
+      this.lastExit = exit as OtherExit;
+      return (handlers.exit ? handlers.exit(this.lastExit) : 'stop') === 'continue' ? {} : { stop: true };
+    };
+  }
+}
+
 const REASON_NAMES = new Map<number, string>(Object.entries(ExitReason).map(([name, value]) => [value, name]));
 const NO_BYTES = new Uint8Array(8);
 
@@ -355,36 +397,56 @@ export class Vcpu extends FdObject {
     if (timeoutMs !== undefined) checkInteger('options.timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
     checkBoolean('options.fpCanary', fpCanary);
     if (this.#running) throw usageError('ERR_KVM_VCPU_RUNNING', this.target, 'run() is already in progress on this vCPU');
-    let hypercalls = 0n;
-    const byReason = new Map<number, bigint>();
-    let lastExit: RunResult['lastExit'];
-    const dispatch = (exit: NativeExit): NativeAnswer => {
-      byReason.set(exit.reason, (byReason.get(exit.reason) ?? 0n) + 1n);
-      if (exit.reason === ExitReason.PAPR_HCALL) {
-        hypercalls += 1n;
-        const call = { reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit;
-        lastExit = call;
-        const answer = handlers.hypercall ? handlers.hypercall(call) : { ret: HcallReturn.H_FUNCTION };
-        return answer === 'stop' ? { stop: true } : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
-      }
-      if (exit.reason === ExitReason.MMIO) {
-        const access = exit as MmioExit;
-        lastExit = access;
-        return mmioAnswer(access, handlers.mmio ? handlers.mmio(access) : undefined);
-      }
-      lastExit = exit as OtherExit;
-      return (handlers.exit ? handlers.exit(lastExit) : 'stop') === 'continue' ? {} : { stop: true };
-    };
-    const controls = native.runVcpu(fd, this.#run!.handle, dispatch, fpCanary);
+    const tally = new ExitTally(handlers);
+    const controls = native.runVcpu(fd, this.#run!.handle, tally.dispatch, fpCanary);
     if (typeof controls === 'number') throw syscallError(controls, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
     this.#running = controls;
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => controls.stop(), timeoutMs);
     try {
-      return this.toResult(await controls.promise, hypercalls, byReason, lastExit);
+      return this.toResult(await controls.promise, tally);
     } finally {
       if (timer) clearTimeout(timer);
       this.#running = undefined;
     }
+  }
+
+  /**
+   * The fastest exit path: KVM_RUN on the calling thread, each exit answered by `handlers` on that
+   * same thread with no thread switch or event-loop turn (as QEMU's vCPU threads do in C). It
+   * blocks its thread until the run ends, so it is for a Worker (one vCPU per Worker) and is
+   * refused on the main thread. It ends when a handler says stop, KVM_RUN fails, or another thread
+   * calls {@link Vcpu.kick} with the same `options.stopFlag`.
+   *
+   * @example
+   * // in a Worker, with `stopFlag = new Int32Array(new SharedArrayBuffer(4))` shared with the parent
+   * const result = vcpu.runSync({ mmio: (access) => device.access(access) }, { stopFlag });
+   */
+  runSync(handlers: RunHandlers = {}, options: RunSyncOptions = {}): RunResult {
+    const fd = this.fdFor('runSync');
+    checkOptions<RunHandlers>('handlers', handlers);
+    const { stopFlag } = checkOptions<RunSyncOptions>('options', options);
+    if (stopFlag !== undefined) checkStopFlag('options.stopFlag', stopFlag);
+    if (isMainThread) throw usageError('ERR_KVM_SYNC_ON_MAIN_THREAD', this.target, 'runSync() blocks its thread until the guest stops: call it in a Worker, or use run() on the main thread');
+    if (this.#running) throw usageError('ERR_KVM_VCPU_RUNNING', this.target, 'run() is already in progress on this vCPU');
+    const tally = new ExitTally(handlers);
+    this.#running = { stop: () => undefined };
+    try {
+      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag);
+      if (typeof result === 'number') throw syscallError(result, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
+      return this.toResult(result, tally);
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  /**
+   * Ends a {@link Vcpu.runSync} watching `stopFlag`, from any thread: sets the flag, sets
+   * kvm_run.immediate_exit and signals the run's thread out of KVM_RUN. Returns whether a run
+   * was watching the flag (the flag stays set either way: a runSync started later stops at once).
+   */
+  static kick(stopFlag: Int32Array): boolean {
+    checkStopFlag('stopFlag', stopFlag);
+    return native.kickVcpu(stopFlag);
   }
 
   /**
@@ -426,7 +488,8 @@ export class Vcpu extends FdObject {
     return result;
   }
 
-  private toResult(result: NativeRunResult, hypercalls: bigint, byReason: Map<number, bigint>, lastExit: RunResult['lastExit']): RunResult {
+  private toResult(result: NativeRunResult, tally: ExitTally): RunResult {
+    const { hypercalls, byReason, lastExit } = tally;
     if (result.outcome === 'error') {
       const error = syscallError(result.errno, { syscall: 'ioctl', request: 'KVM_RUN', target: this.target, args: `exit reason ${result.exitReason}` });
       throw new KvmVfioError(`${error.message} (kvm_run exit_reason ${result.exitReason}${result.exitReason === ExitReason.INTERNAL_ERROR ? ' = KVM_EXIT_INTERNAL_ERROR' : ''})`, {

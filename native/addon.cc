@@ -11,7 +11,7 @@ const Registrar kRegistrars[] = {
     RegisterFd,         RegisterKvmSystem,     RegisterKvmVm,         RegisterKvmDevice,
     RegisterBenchProbe, RegisterMapping,       RegisterSpaprTceTable, RegisterVfioContainer,
     RegisterVfioGroup,  RegisterVfioDevice,    RegisterKvmVcpu,       RegisterVcpuRun,
-    RegisterKvmVmPpc,   RegisterKvmIrq,        RegisterEventFd,
+    RegisterKvmVmPpc,   RegisterKvmIrq,        RegisterEventFd,       RegisterVcpuRunSync,
 };
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {

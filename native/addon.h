@@ -96,6 +96,7 @@ void RegisterVfioGroup(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterVfioDevice(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmVcpu(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterVcpuRun(Napi::Env env, Napi::Object exports, AddonState* state);
+void RegisterVcpuRunSync(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmVmPpc(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmIrq(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterEventFd(Napi::Env env, Napi::Object exports, AddonState* state);

@@ -21,9 +21,9 @@
 #include "mapping.h"
 #include "syscall.h"
 #include "uapi.h"
+#include "vcpu_exit.h"
 
 namespace kvs {
-namespace {
 
 // A real-time signal nobody else in Node uses: it only interrupts KVM_RUN (no SA_RESTART).
 int KickSignal() { return SIGRTMIN + 6; }
@@ -38,29 +38,7 @@ void InstallKickHandler() {
   });
 }
 
-constexpr uint32_t kMaxExitData = 16;
-
-struct ExitInfo {
-  uint32_t reason = 0;
-  uint64_t hcall_nr = 0;
-  uint64_t hcall_args[9] = {};
-  uint32_t suberror = 0;       // KVM_EXIT_INTERNAL_ERROR
-  uint32_t event_type = 0;     // KVM_EXIT_SYSTEM_EVENT
-  uint32_t ndata = 0;          // internal error or system event data words
-  uint64_t data[kMaxExitData] = {};
-  uint64_t mmio_address = 0;   // KVM_EXIT_MMIO
-  uint8_t mmio_data[8] = {};
-  uint32_t mmio_length = 0;
-  bool mmio_is_write = false;
-};
-
-struct Answer {
-  bool stop = false;
-  uint64_t ret = 0;
-  uint64_t args[9] = {};
-  uint32_t args_mask = 0;  // bit i: args[i] replaces the guest's r(4+i)
-  uint8_t mmio_data[8] = {};  // a read's value, in the bytes order of the access
-};
+namespace {
 
 enum class Outcome { kStopped, kHandlerStopped, kError, kAborted, kHandlerThrew };
 
@@ -84,7 +62,6 @@ class VcpuRunner : public std::enable_shared_from_this<VcpuRunner> {
  private:
   void Loop();
   bool RunOnce();  // false when the loop must end
-  void CaptureMmio();
   bool Deliver();  // hands the exit to JavaScript and applies its answer; false to stop
   void Finish(Napi::Env env);  // on the JavaScript thread, after the thread ended
   static void CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* runner);
@@ -213,32 +190,10 @@ bool VcpuRunner::RunOnce() {
   return Deliver();
 }
 
-void VcpuRunner::CaptureMmio() {
-  exit_.mmio_address = run_->mmio.phys_addr;
-  exit_.mmio_length = std::min<uint32_t>(run_->mmio.len, sizeof(exit_.mmio_data));
-  exit_.mmio_is_write = run_->mmio.is_write != 0;
-  std::memcpy(exit_.mmio_data, run_->mmio.data, sizeof(exit_.mmio_data));
-}
-
 bool VcpuRunner::Deliver() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    exit_ = ExitInfo{};
-    exit_.reason = run_->exit_reason;
-    if (exit_.reason == KVM_EXIT_PAPR_HCALL) {
-      exit_.hcall_nr = run_->papr_hcall.nr;
-      std::memcpy(exit_.hcall_args, run_->papr_hcall.args, sizeof(exit_.hcall_args));
-    } else if (exit_.reason == KVM_EXIT_MMIO) {
-      CaptureMmio();
-    } else if (exit_.reason == KVM_EXIT_INTERNAL_ERROR) {
-      exit_.suberror = run_->internal.suberror;
-      exit_.ndata = std::min<uint32_t>(run_->internal.ndata, kMaxExitData);
-      std::memcpy(exit_.data, run_->internal.data, exit_.ndata * sizeof(uint64_t));
-    } else if (exit_.reason == KVM_EXIT_SYSTEM_EVENT) {
-      exit_.event_type = run_->system_event.type;
-      exit_.ndata = std::min<uint32_t>(run_->system_event.ndata, kMaxExitData);
-      std::memcpy(exit_.data, run_->system_event.data, exit_.ndata * sizeof(uint64_t));
-    }
+    CaptureExit(run_, &exit_);
     if (answered_ && outcome_ == Outcome::kAborted) return false;
     answered_ = false;
   }
@@ -249,78 +204,26 @@ bool VcpuRunner::Deliver() {
   std::unique_lock<std::mutex> lock(mutex_);
   answered_cv_.wait(lock, [this] { return answered_; });
   if (answer_.stop) return false;
-  if (exit_.reason == KVM_EXIT_PAPR_HCALL) {
-    run_->papr_hcall.ret = answer_.ret;
-    for (int i = 0; i < 9; ++i) {
-      if (answer_.args_mask & (1u << i)) run_->papr_hcall.args[i] = answer_.args[i];
-    }
-  } else if (exit_.reason == KVM_EXIT_MMIO && !exit_.mmio_is_write) {
-    std::memcpy(run_->mmio.data, answer_.mmio_data, exit_.mmio_length);
-  }
+  ApplyAnswer(run_, exit_, answer_);
   return true;
-}
-
-// An MMIO read's answer: a Uint8Array of the access's length (lib/ has checked it).
-void ReadMmioAnswer(Napi::Value value, uint32_t length, uint8_t* out) {
-  if (!value.IsTypedArray()) return;
-  Napi::TypedArray array = value.As<Napi::TypedArray>();
-  if (array.TypedArrayType() != napi_uint8_array) return;
-  Napi::Uint8Array bytes = array.As<Napi::Uint8Array>();
-  std::memcpy(out, bytes.Data(), std::min<size_t>(bytes.ElementLength(), length));
 }
 
 // On the JavaScript thread: exit -> handler(exit) -> answer { stop?, ret?, args? }.
 void VcpuRunner::CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* runner) {
-  Answer answer;
   ExitInfo exit;
   {
     std::lock_guard<std::mutex> lock(runner->mutex_);
     exit = runner->exit_;
   }
-  Napi::Object event = Napi::Object::New(env);
-  event.Set("reason", Napi::Number::New(env, exit.reason));
-  if (exit.reason == KVM_EXIT_PAPR_HCALL) {
-    event.Set("nr", Napi::BigInt::New(env, exit.hcall_nr));
-    Napi::Array args = Napi::Array::New(env, 9);
-    for (uint32_t i = 0; i < 9; ++i) args.Set(i, Napi::BigInt::New(env, exit.hcall_args[i]));
-    event.Set("args", args);
-  } else if (exit.reason == KVM_EXIT_MMIO) {
-    event.Set("address", Napi::BigInt::New(env, exit.mmio_address));
-    event.Set("length", Napi::Number::New(env, exit.mmio_length));
-    event.Set("isWrite", Napi::Boolean::New(env, exit.mmio_is_write));
-    if (exit.mmio_is_write) event.Set("data", Napi::Buffer<uint8_t>::Copy(env, exit.mmio_data, exit.mmio_length));
-  } else if (exit.reason == KVM_EXIT_INTERNAL_ERROR || exit.reason == KVM_EXIT_SYSTEM_EVENT) {
-    if (exit.reason == KVM_EXIT_INTERNAL_ERROR) event.Set("suberror", Napi::Number::New(env, exit.suberror));
-    if (exit.reason == KVM_EXIT_SYSTEM_EVENT) event.Set("type", Napi::Number::New(env, exit.event_type));
-    Napi::Array data = Napi::Array::New(env, exit.ndata);
-    for (uint32_t i = 0; i < exit.ndata; ++i) data.Set(i, Napi::BigInt::New(env, exit.data[i]));
-    event.Set("data", data);
-  }
-  Napi::Value result = handler.Call({event});
+  Napi::Value result = handler.Call({ExitEvent(env, exit)});
+  Answer answer;
   if (env.IsExceptionPending()) {
     runner->thrown_ = Napi::Reference<Napi::Value>::New(env.GetAndClearPendingException().Value(), 1);
     runner->outcome_ = Outcome::kHandlerThrew;
     answer.stop = true;
-  } else if (result.IsObject()) {
-    Napi::Object object = result.As<Napi::Object>();
-    answer.stop = object.Get("stop").ToBoolean().Value();
-    uint64_t value = 0;
-    if (ReadU64(env, object.Get("ret"), &value)) answer.ret = value;
-    Napi::Value args = object.Get("args");
-    if (args.IsArray()) {
-      Napi::Array array = args.As<Napi::Array>();
-      for (uint32_t i = 0; i < 9 && i < array.Length(); ++i) {
-        if (ReadU64(env, array.Get(i), &value)) {
-          answer.args[i] = value;
-          answer.args_mask |= 1u << i;
-        }
-      }
-    }
-    ReadMmioAnswer(object.Get("data"), exit.mmio_length, answer.mmio_data);
-    if (answer.stop) runner->outcome_ = Outcome::kHandlerStopped;
   } else {
-    answer.stop = true;
-    runner->outcome_ = Outcome::kHandlerStopped;
+    answer = ReadAnswer(env, result, exit);
+    if (answer.handler_stopped) runner->outcome_ = Outcome::kHandlerStopped;
   }
   {
     std::lock_guard<std::mutex> lock(runner->mutex_);

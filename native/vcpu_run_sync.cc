@@ -1,0 +1,184 @@
+// The synchronous run loop: KVM_RUN on the calling thread, each exit answered by a JavaScript call
+// on that same thread, as QEMU's vCPU threads answer theirs in C. No thread switch and no event-loop
+// turn per exit, so it is meant for a Worker (one vCPU per Worker); lib/ refuses it on the main
+// thread, whose event loop must never block. Another thread stops it through a stop flag in a
+// SharedArrayBuffer: kickVcpu() sets the flag, sets immediate_exit and signals the loop's thread.
+// The loop runs on a CLOEXEC duplicate of the vCPU fd and pins kvm_run, so a handler that closes
+// the Vcpu never makes it act on a recycled fd.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+
+#include "addon.h"
+#include "fp_state.h"
+#include "mapping.h"
+#include "syscall.h"
+#include "uapi.h"
+#include "vcpu_exit.h"
+
+namespace kvs {
+namespace {
+
+struct SyncRun {
+  pthread_t thread;
+  kvm_run* run;
+};
+
+// Process-wide: the stop flag's address (shared by every thread that sees the SharedArrayBuffer)
+// -> the loop that watches it.
+std::mutex g_sync_runs_mutex;
+std::map<const int32_t*, SyncRun> g_sync_runs;
+
+bool StopRequested(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_SEQ_CST) != 0; }
+
+// The Int32Array stop flag in argument `index`, or nullptr when undefined.
+bool StopFlagArg(NativeCall& call, size_t index, int32_t** out) {
+  napi_valuetype type;
+  napi_typeof(call.env(), call.arg(index), &type);
+  if (type == napi_undefined) return true;
+  bool is_typedarray = false;
+  napi_is_typedarray(call.env(), call.arg(index), &is_typedarray);
+  napi_typedarray_type array_type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!is_typedarray || napi_get_typedarray_info(call.env(), call.arg(index), &array_type, &length, &data, nullptr, nullptr) != napi_ok ||
+      array_type != napi_int32_array || length < 1) {
+    return false;
+  }
+  *out = static_cast<int32_t*>(data);
+  return true;
+}
+
+struct LoopState {
+  int fd;
+  kvm_run* run;
+  const int32_t* stop_flag;
+  uint64_t runs = 0;
+  uint64_t exits = 0;
+  uint64_t fp_clobbers = 0;
+  long error = 0;
+  const char* outcome = "stopped";
+};
+
+// One KVM_RUN with the non-volatile FP/VMX state kept (fp_state.h): 0, or -errno.
+long RunGuarded(LoopState* state) {
+  NonVolatileFpState before;
+  NonVolatileFpState after;
+  SaveNonVolatileFp(&before);
+  if (g_trace_enabled) TraceSyscall(kIoctl, KVM_RUN);
+  long result = ioctl(state->fd, KVM_RUN, 0) < 0 ? NegativeErrno() : 0;
+  SaveNonVolatileFp(&after);
+  RestoreNonVolatileFp(&before);
+  ++state->runs;
+  if (!SameNonVolatileRegisters(before, after)) ++state->fp_clobbers;
+  return result;
+}
+
+// Runs until stop, a handler's stop, an error, or a throw (false: the exception is pending).
+bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
+  for (;;) {
+    if (StopRequested(state->stop_flag)) return true;
+    long result = RunGuarded(state);
+    if (result == -EINTR) continue;
+    if (result < 0) {
+      state->error = result;
+      state->outcome = "error";
+      return true;
+    }
+    ++state->exits;
+    ExitInfo exit;
+    CaptureExit(state->run, &exit);
+    Napi::Value answer_value = handler.Call({ExitEvent(env, exit)});
+    if (env.IsExceptionPending()) return false;
+    Answer answer = ReadAnswer(env, answer_value, exit);
+    if (answer.stop) {
+      state->outcome = "handler";
+      return true;
+    }
+    ApplyAnswer(state->run, exit, answer);
+  }
+}
+
+napi_value SyncResult(Napi::Env env, const LoopState& state) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("outcome", state.outcome);
+  result.Set("runs", Napi::BigInt::New(env, state.runs));
+  result.Set("exits", Napi::BigInt::New(env, state.exits));
+  result.Set("fpClobbers", Napi::BigInt::New(env, state.fp_clobbers));
+  result.Set("fpCanaryIntact", Napi::Boolean::New(env, true));
+  result.Set("errno", Napi::Number::New(env, static_cast<double>(state.error)));
+  result.Set("exitReason", Napi::Number::New(env, state.run->exit_reason));
+  return result;
+}
+
+// runVcpuSync(vcpuFd, runMappingHandle, handler, stopFlag?) -> result | -errno; throws what the handler threw.
+napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
+  NativeCall call(raw_env, info, "runVcpuSync");
+  int fd = call.OwnedFd(0);
+  if (fd < 0) return nullptr;
+  MappingRef mapping = MappingArg(call, 1);
+  if (!mapping) return nullptr;
+  napi_valuetype type;
+  napi_typeof(raw_env, call.arg(2), &type);
+  if (type != napi_function) return call.BadArgument(2);
+  int32_t* stop_flag = nullptr;
+  if (!StopFlagArg(call, 3, &stop_flag)) return call.BadArgument(3);
+  if (mapping->length() < sizeof(kvm_run) || !mapping->Pin()) return call.BadArgument(1);
+  long duplicate = DuplicateCloexec(fd);
+  if (duplicate < 0) {
+    mapping->Unpin();
+    return call.Number(duplicate);
+  }
+  InstallKickHandler();
+  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag};
+  __atomic_store_n(&state.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+  if (stop_flag) {
+    std::lock_guard<std::mutex> lock(g_sync_runs_mutex);
+    g_sync_runs[stop_flag] = SyncRun{pthread_self(), state.run};
+  }
+  Napi::Env env(raw_env);
+  bool finished = Loop(env, Napi::Function(env, call.arg(2)), &state);
+  if (stop_flag) {
+    std::lock_guard<std::mutex> lock(g_sync_runs_mutex);
+    g_sync_runs.erase(stop_flag);
+  }
+  __atomic_store_n(&state.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+  close(state.fd);
+  napi_value result = finished ? SyncResult(env, state) : nullptr;
+  mapping->Unpin();
+  return result;
+}
+
+// kickVcpu(stopFlag) -> true when a synchronous loop was watching it. Any thread may call it.
+napi_value KickVcpu(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "kickVcpu");
+  int32_t* stop_flag = nullptr;
+  if (!StopFlagArg(call, 0, &stop_flag) || stop_flag == nullptr) return call.BadArgument(0);
+  __atomic_store_n(stop_flag, 1, __ATOMIC_SEQ_CST);
+  std::lock_guard<std::mutex> lock(g_sync_runs_mutex);
+  auto found = g_sync_runs.find(stop_flag);
+  bool watched = found != g_sync_runs.end();
+  if (watched) {
+    __atomic_store_n(&found->second.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    pthread_kill(found->second.thread, KickSignal());
+  }
+  napi_value result;
+  napi_get_boolean(env, watched, &result);
+  return result;
+}
+
+const FunctionSpec kFunctions[] = {
+    {"runVcpuSync", RunVcpuSync},
+    {"kickVcpu", KickVcpu},
+};
+
+}  // namespace
+
+void RegisterVcpuRunSync(Napi::Env env, Napi::Object exports, AddonState* state) {
+  DefineFunctions(env, exports, state, kFunctions);
+}
+
+}  // namespace kvs

@@ -1,0 +1,34 @@
+// test/power/run-sync.test.mjs's Worker: a TceGuest run with vcpu.runSync().
+//   mode 'loop': the hypercall loop to DONE; 'forever': every hypercall is answered, DONE included, until
+//   kicked; 'spin': a guest branching to itself, inside KVM_RUN until kicked.
+import { parentPort, workerData } from 'node:worker_threads';
+import { GuestMemory, Kvm } from '../../../dist/index.js';
+import { ENTRY, MSR_LE_REAL_MODE, loopRegisters } from '../../../dist/examples/l2-program.js';
+import { TceGuest } from '../../../dist/examples/tce-guest.js';
+
+const kvm = Kvm.open();
+const vm = kvm.createVm();
+const memory = GuestMemory.allocate(64n << 20n);
+const guest = TceGuest.create(vm, memory);
+const loop = { hcall: 0x20n, iterations: workerData.hypercalls ?? 1, tce: 0x100003n, liobn: 0x1000n };
+let message;
+if (workerData.mode === 'loop') {
+  const report = guest.runLoopSync(loop);
+  message = { hypercalls: report.hypercalls, failed: report.failed, userExits: report.userExits, outcome: report.run.outcome, exits: String(report.run.exits) };
+} else if (workerData.mode === 'spin') {
+  new DataView(memory.buffer).setUint32(0x20000, 0x48000000, true); // b . : never exits (MSR_EE is off)
+  guest.vcpu.setRegs({ pc: 0x20000n, msr: MSR_LE_REAL_MODE });
+  Atomics.store(workerData.stopFlag, 1, 1);
+  const run = guest.vcpu.runSync({}, { stopFlag: workerData.stopFlag });
+  message = { outcome: run.outcome, exits: String(run.exits) };
+} else {
+  guest.vcpu.setRegs({ pc: ENTRY, msr: MSR_LE_REAL_MODE, gpr: loopRegisters(loop) });
+  Atomics.store(workerData.stopFlag, 1, 1);
+  const run = guest.vcpu.runSync({ hypercall: () => ({ ret: 0n }) }, { stopFlag: workerData.stopFlag });
+  message = { outcome: run.outcome, exits: String(run.exits) };
+}
+guest.close();
+memory.close();
+vm.close();
+kvm.close();
+parentPort.postMessage(message);

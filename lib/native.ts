@@ -90,16 +90,6 @@ export interface NativeAddon {
   runVcpu(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, fpCanary: boolean): { promise: Promise<NativeRunResult>; stop(): void } | number;
   readonly oneRegIds: Readonly<Record<string, bigint>>;
   readonly kvmRunSize: number;
-
-  probeFionread(fd: number): number;
-  twinCheckExtension(fd: number, cap: number): number;
-  twinHasDeviceAttr(fd: number, group: number, attr: bigint | number): number;
-  twinSetDeviceAttrU64(fd: number, group: number, attr: bigint | number, value: bigint | number): number;
-  twinSetSpaprTce(kvmVfioFd: number, groupFd: number, tableFd: number): number;
-  probeFionreadLoop(fd: number, count: number): number;
-  checkExtensionLoop(fd: number, cap: number, count: number): number;
-  deviceAttrLoop(fd: number, request: number, group: number, attr: bigint | number, count: number): number;
-  setSpaprTceLoop(kvmVfioFd: number, groupFd: number, tableFd: number, count: number): number;
 }
 
 /** An opaque, type-tagged object naming a native mapping; its address never reaches JavaScript. */

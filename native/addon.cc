@@ -8,9 +8,9 @@ namespace {
 using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* state);
 
 const Registrar kRegistrars[] = {
-    RegisterFd,         RegisterKvmSystem,     RegisterKvmVm,         RegisterKvmDevice,
-    RegisterBenchProbe, RegisterMapping,       RegisterSpaprTceTable, RegisterVfioContainer,
-    RegisterVfioGroup,  RegisterVfioDevice,    RegisterKvmVcpu,       RegisterVcpuRun,
+    RegisterFd,         RegisterKvmSystem,  RegisterKvmVm,      RegisterKvmDevice,
+    RegisterMapping,    RegisterSpaprTceTable, RegisterVfioContainer, RegisterVfioGroup,
+    RegisterVfioDevice, RegisterKvmVcpu,    RegisterVcpuRun,
 };
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {

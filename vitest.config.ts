@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/power/**', 'node_modules/**'],
+    globalSetup: ['test/global-setup.ts'],
     // Native addons must not share a process with vitest's thread workers.
     pool: 'forks',
     execArgv: ['--expose-gc'],

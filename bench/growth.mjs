@@ -80,7 +80,7 @@ export async function measureGrowth(kind, { cycles, budgetMs = Infinity }) {
 /** The kinds that exist without /dev/kvm: an FdObject (dup/close), guest memory, a failing open. */
 export async function hostKinds() {
   const root = dirname(dirname(fileURLToPath(import.meta.url)));
-  const { FdProbe } = await import(join(root, 'dist', 'internal', 'bench-probe.js'));
+  const { FdProbe } = await import('./probe.mjs');
   const { GuestMemory, Kvm, pageSize } = await import(join(root, 'dist', 'index.js'));
   const nullFd = openSync('/dev/null', 'r');
   const size = BigInt(pageSize()) * 16n;

@@ -8,6 +8,7 @@ import { Cap, GuestMemory, KvmVfioError, Kvm, attachIommuGroup, requestNumbers }
 import { fdOf } from '../dist/handle.js';
 import { native } from '../dist/native.js';
 import { deviceErrorRows } from './kvm-rows.mjs';
+import { probe, shared } from './probe.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 import { loadKoffiPeer } from './peers/koffi.mjs';
 
@@ -32,8 +33,8 @@ function loadKoffi(from) {
 
 function rows({ kvm, linkage, koffi }) {
   const { device, group, table } = linkage;
-  const kvmFd = fdOf(kvm, 'bench');
-  const deviceFd = fdOf(device, 'bench');
+  const kvmFd = shared(fdOf(kvm, 'bench'));
+  const deviceFd = shared(fdOf(device, 'bench'));
   const groupFd = fdOf(group, 'bench');
   const tableFd = fdOf(table, 'bench');
   const batches = (floor) => (calls) => {
@@ -42,15 +43,15 @@ function rows({ kvm, linkage, koffi }) {
   const rawView = new BigUint64Array(0x1000);
   let sink = 0;
   const list = [
-    { id: 'floor.checkExtension', calls: CALLS, run: batches((n) => native.checkExtensionLoop(kvmFd, Cap.SPAPR_TCE_VFIO, n)) },
+    { id: 'floor.checkExtension', calls: CALLS, run: batches((n) => probe.checkExtensionLoop(kvmFd, Cap.SPAPR_TCE_VFIO, n)) },
     { id: 'lib.checkExtension', calls: CALLS, run: loop(() => kvm.checkExtension(Cap.SPAPR_TCE_VFIO)) },
-    { id: 'floor.hasAttr', calls: CALLS, run: batches((n) => native.deviceAttrLoop(deviceFd, requestNumbers.KVM_HAS_DEVICE_ATTR, GROUP, SET_SPAPR_TCE, n)) },
+    { id: 'floor.hasAttr', calls: CALLS, run: batches((n) => probe.deviceAttrLoop(deviceFd, requestNumbers.KVM_HAS_DEVICE_ATTR, GROUP, SET_SPAPR_TCE, n)) },
     { id: 'lib.hasAttr', calls: CALLS, run: loop(() => device.hasAttr(GROUP, SET_SPAPR_TCE)) },
-    { id: 'floor.setSpaprTce', calls: CALLS, run: batches((n) => native.setSpaprTceLoop(deviceFd, groupFd, tableFd, n)) },
+    { id: 'floor.setSpaprTce', calls: CALLS, run: batches((n) => probe.setSpaprTceLoop(deviceFd, groupFd, tableFd, n)) },
     { id: 'lib.setSpaprTce', calls: CALLS, run: loop(() => device.setSpaprTce(group, table)) },
     { id: 'lib.tableRead', calls: CALLS * 10, run: (calls) => { for (let i = 0; i < calls; i += 1) if (table.read(i & 0xfff) !== 0n) sink += 1; } },
     { id: 'js.typedArrayRead', calls: CALLS * 10, run: (calls) => { for (let i = 0; i < calls; i += 1) if (rawView[i & 0xfff] !== 0n) sink += 1; } },
-    ...deviceErrorRows({ native, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
+    ...deviceErrorRows({ native, probe, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
   ];
   if (koffi.peer) {
     const peer = koffi.peer;

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pureJsError } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
+import { probe, shared } from './probe.mjs';
 import { floorLoops, native, objectsOver, swapInTwins } from './twins.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -84,7 +85,7 @@ function inProcessRows({ pipe, dead, pipeFloor, deadFloor, koffi, pipeFd, nullFd
   };
   const rows = [
     { id: 'floor', calls: CALLS, run: batches(pipeFloor) },
-    { id: 'napi.bare', calls: CALLS, run: loop(() => native.probeFionread(pipe.fd)) },
+    { id: 'napi.bare', calls: CALLS, run: loop(() => probe.probeFionread(pipe.fd)) },
     { id: 'lib.checkExtension', calls: CALLS, run: loop(() => pipe.kvm.checkExtension(CAP)) },
     { id: 'lib.hasAttr', calls: CALLS, run: loop(() => pipe.device.hasAttr(GROUP, ATTR)) },
     { id: 'lib.setAttrU64', calls: CALLS, run: loop(() => pipe.genericDevice.setAttr(GROUP, ATTR, 5n)) },
@@ -107,7 +108,7 @@ function inProcessRows({ pipe, dead, pipeFloor, deadFloor, koffi, pipeFd, nullFd
       id: 'js.errorAfterSyscall',
       calls: CALLS / 4,
       run: throwingLoop(() => {
-        native.probeFionread(pipe.fd);
+        probe.probeFionread(pipe.fd);
         pureJsError('ENOTTY', 25, 'KVM_CHECK_EXTENSION');
       }),
     },
@@ -138,7 +139,7 @@ export async function setupHostCalls({ peersProblem }) {
   const deadFloor = floorLoops('/dev/null');
   const rawPipeFd = openSync(fifoPath, 'r+');
   const rawNullFd = openSync('/dev/null', 'r');
-  pipe.fd = native.duplicateFd(rawPipeFd); // for the bare N-API row and the pure-JS error after a syscall
+  pipe.fd = shared(native.duplicateFd(rawPipeFd)); // for the bare N-API row and the pure-JS error after a syscall
   const koffi = await loadKoffi(peersProblem);
   const rows = inProcessRows({ pipe, dead, pipeFloor, deadFloor, koffi, pipeFd: rawPipeFd, nullFd: rawNullFd, KvmVfioError });
   return {
@@ -146,6 +147,7 @@ export async function setupHostCalls({ peersProblem }) {
     fifoPath,
     koffi,
     close() {
+      probe.unshareFd(pipe.fd);
       native.closeFd(pipe.fd);
       for (const closable of [pipe, dead, pipeFloor, deadFloor]) closable.close();
       closeSync(rawPipeFd);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { measureDeviceClose } from './device-close.mjs';
 import { deviceErrorRows } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
+import { probe, shared } from './probe.mjs';
 
 const CALLS = 20_000;
 const FLOOR_BATCH = 1_000;
@@ -35,18 +36,18 @@ function unavailable(Kvm) {
 }
 
 function rows({ kvm, device, native, fdOf, koffi, KvmVfioError }) {
-  const kvmFd = fdOf(kvm, 'bench');
-  const deviceFd = fdOf(device, 'bench');
+  const kvmFd = shared(fdOf(kvm, 'bench'));
+  const deviceFd = shared(fdOf(device, 'bench'));
   const batches = (floor) => (calls) => {
     for (let i = 0; i < calls / FLOOR_BATCH; i += 1) floor(FLOOR_BATCH);
   };
   const { KVM_HAS_DEVICE_ATTR } = native.requests;
   const list = [
-    { id: 'floor.checkExtension', calls: CALLS, run: batches((n) => native.checkExtensionLoop(kvmFd, CAP, n)) },
+    { id: 'floor.checkExtension', calls: CALLS, run: batches((n) => probe.checkExtensionLoop(kvmFd, CAP, n)) },
     { id: 'lib.checkExtension', calls: CALLS, run: loop(() => kvm.checkExtension(CAP)) },
-    { id: 'floor.hasAttr', calls: CALLS, run: batches((n) => native.deviceAttrLoop(deviceFd, KVM_HAS_DEVICE_ATTR, GROUP, GROUP_ADD, n)) },
+    { id: 'floor.hasAttr', calls: CALLS, run: batches((n) => probe.deviceAttrLoop(deviceFd, KVM_HAS_DEVICE_ATTR, GROUP, GROUP_ADD, n)) },
     { id: 'lib.hasAttr', calls: CALLS, run: loop(() => device.hasAttr(GROUP, GROUP_ADD)) },
-    ...deviceErrorRows({ native, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
+    ...deviceErrorRows({ native, probe, device, deviceFd, KvmVfioError, calls: CALLS, batches }),
   ];
   if (koffi.peer) {
     const peer = koffi.peer;

@@ -16,10 +16,10 @@ export function pureJsError(code = 'ENXIO', errno = 6, request = 'KVM_SET_DEVICE
 }
 
 /** ids errorFloor, lib.error, lib.errorNoStack, js.error; `batches(floor)` runs a floor loop in batches. */
-export function deviceErrorRows({ native, device, deviceFd, KvmVfioError, calls, batches }) {
+export function deviceErrorRows({ native, probe, device, deviceFd, KvmVfioError, calls, batches }) {
   const fail = () => device.setAttr(GROUP, NO_SUCH_ATTR);
   return [
-    { id: 'errorFloor', calls, run: batches((n) => native.deviceAttrLoop(deviceFd, native.requests.KVM_SET_DEVICE_ATTR, GROUP, NO_SUCH_ATTR, n)) },
+    { id: 'errorFloor', calls, run: batches((n) => probe.deviceAttrLoop(deviceFd, native.requests.KVM_SET_DEVICE_ATTR, GROUP, NO_SUCH_ATTR, n)) },
     { id: 'lib.error', calls: calls / 4, run: throwingLoop(fail) },
     {
       id: 'lib.errorNoStack',

@@ -115,7 +115,7 @@ function hostRows(host, instructions) {
       target: '≤ 1.2× floor, < koffi, ≤ C + 1,000 instructions',
       met,
       why: `${missed.join('; ')}: ${successWhy(ns)}`,
-      note: 'the public method as shipped; only its native ioctl is the FIONREAD twin (native/bench_probe.cc)',
+      note: 'the public method as shipped; only its native ioctl is the FIONREAD twin (bench/native/probe.cc)',
     }));
     rows.push(callRow(section, { name: `koffi ${versions.koffi ?? ''} — same struct, built by koffi from a JS object`.replace('  ', ' '), call, peer: 'koffi', ns: koffi, base: floor, ratioBase: floor, ratioTo: 'floor', instructions: ins.get(`koffi.${call}`), instructionsC: cIns, note: koffi === undefined ? notes.get('koffi') : undefined }));
     rows.push(callRow(section, { name: `ffi-napi ${versions.ffi ?? ''} — same struct, written into Buffers`.replace('  ', ' '), call, peer: 'ffi-napi', ns: ns.get(`ffi.${call}`), base: floor, ratioBase: floor, ratioTo: 'floor', note: ns.get(`ffi.${call}`) === undefined ? notes.get('ffi') : 'in a child process (it aborts at exit); not under callgrind' }));

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildProbe } from './build-probe.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
@@ -36,13 +37,15 @@ function conditions(phase) {
   return { [`load${phase}`]: loadavg().map((value) => Number(value.toFixed(2))), [`qemuProcesses${phase}`]: otherQemus() };
 }
 
+/** The library as built (dist/ and its addon), and bench/'s probe addon, built when older than its sources. */
 function checkAddon() {
   try {
-    execFileSync(process.execPath, ['-e', `import(${JSON.stringify(join(root, 'dist', 'native.js'))}).then(({ native }) => { if (typeof native.twinCheckExtension !== 'function') process.exit(3); })`], { stdio: 'pipe' });
+    execFileSync(process.execPath, ['-e', `import(${JSON.stringify(join(root, 'dist', 'index.js'))})`], { stdio: 'pipe' });
   } catch {
-    console.error('bench: the built addon or dist/ is missing or older than the sources: run npm run build:addon (or npm install) first');
+    console.error('bench: the built addon or dist/ is missing: run npm run build:addon (or npm install) first');
     process.exit(1);
   }
+  buildProbe();
 }
 
 function hostGrowth() {
@@ -69,6 +72,7 @@ function buildForGuest() {
   const binary = join(cacheDir, 'kvm_calls-ppc64le');
   execFileSync('powerpc64le-linux-gnu-gcc', ['-O2', '-static', '-o', binary, join(benchDir, 'c', 'kvm_calls.c')]);
   execFileSync('bash', [join(root, 'scripts', 'build-ppc64.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  buildProbe('linux-ppc64');
   return binary;
 }
 

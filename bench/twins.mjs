@@ -2,7 +2,7 @@
 // KVM ioctls where /dev/kvm is usable, but x86 has no setSpaprTce and no TCE table): the public
 // methods run exactly as shipped (closed guard, argument checks, N-API call, result check,
 // KvmVfioError), on objects that own a pipe fd (success) or a /dev/null fd (ENOTTY), with each
-// KVM native function swapped for its twin from native/bench_probe.cc: the same argument reads
+// KVM native function swapped for its twin from bench/native/probe.cc: the same argument reads
 // and struct building, but FIONREAD instead of the KVM request. The swap happens once, before
 // any call is measured, and swapInTwins() returns the way back.
 import { openSync, closeSync } from 'node:fs';
@@ -14,6 +14,7 @@ const dist = (file) => import(join(root, 'dist', file));
 const { native } = await dist('native.js');
 const { CONSTRUCTING } = await dist('handle.js');
 const { DeviceType, Kvm, KvmDevice, KvmVfioDevice, SpaprTceTable, VfioGroup } = await dist('index.js');
+const { probe, shared } = await import('./probe.mjs');
 
 const TABLE_ENTRIES = 1n << 18n; // a 1 GiB window of 4 KiB IOMMU pages
 
@@ -25,10 +26,10 @@ const SWAPPED = ['checkExtension', 'hasDeviceAttr', 'setDeviceAttrU64', 'setSpap
  */
 export function swapInTwins() {
   const real = Object.fromEntries(SWAPPED.map((name) => [name, native[name]]));
-  native.checkExtension = native.twinCheckExtension;
-  native.hasDeviceAttr = native.twinHasDeviceAttr;
-  native.setDeviceAttrU64 = native.twinSetDeviceAttrU64;
-  native.setSpaprTce = native.twinSetSpaprTce;
+  native.checkExtension = probe.twinCheckExtension;
+  native.hasDeviceAttr = probe.twinHasDeviceAttr;
+  native.setDeviceAttrU64 = probe.twinSetDeviceAttrU64;
+  native.setSpaprTce = probe.twinSetSpaprTce;
   native.mapSpaprTceTable = (fd, entries) => {
     const page = BigInt(native.pageSize());
     return native.mapAnonymous(((entries * 8n + page - 1n) / page) * page);
@@ -36,13 +37,13 @@ export function swapInTwins() {
   return () => Object.assign(native, real);
 }
 
-/** An fd the addon owns: a CLOEXEC duplicate of `path` opened read-write (a fifo) or read-only. */
+/** An fd the addon owns and shares with the probe: a CLOEXEC duplicate of `path` opened read-write (a fifo) or read-only. */
 function ownedFd(path) {
   const fd = openSync(path, path.endsWith('.fifo') ? 'r+' : 'r');
   const owned = native.duplicateFd(fd);
   closeSync(fd);
   if (owned < 0) throw new Error(`duplicateFd(${path}) failed: ${owned}`);
-  return owned;
+  return shared(owned);
 }
 
 /**
@@ -72,7 +73,7 @@ export function objectsOver(path) {
 export function floorLoops(path) {
   const fd = ownedFd(path);
   return {
-    fionread: (count) => native.probeFionreadLoop(fd, count),
+    fionread: (count) => probe.probeFionreadLoop(fd, count),
     close: () => native.closeFd(fd),
   };
 }

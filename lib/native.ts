@@ -108,16 +108,6 @@ export interface NativeAddon {
   eventFdWrite(fd: number, value: bigint): number;
   eventFdWatch(fd: number, callback: (count: bigint | number) => void): EventFdWatchHandle | number;
   eventFdUnwatch(watch: EventFdWatchHandle): void;
-
-  probeFionread(fd: number): number;
-  twinCheckExtension(fd: number, cap: number): number;
-  twinHasDeviceAttr(fd: number, group: number, attr: bigint | number): number;
-  twinSetDeviceAttrU64(fd: number, group: number, attr: bigint | number, value: bigint | number): number;
-  twinSetSpaprTce(kvmVfioFd: number, groupFd: number, tableFd: number): number;
-  probeFionreadLoop(fd: number, count: number): number;
-  checkExtensionLoop(fd: number, cap: number, count: number): number;
-  deviceAttrLoop(fd: number, request: number, group: number, attr: bigint | number, count: number): number;
-  setSpaprTceLoop(kvmVfioFd: number, groupFd: number, tableFd: number, count: number): number;
 }
 
 /** An opaque, type-tagged object naming a native mapping; its address never reaches JavaScript. */

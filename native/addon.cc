@@ -9,9 +9,9 @@ using Registrar = void (*)(Napi::Env env, Napi::Object exports, AddonState* stat
 
 const Registrar kRegistrars[] = {
     RegisterFd,         RegisterKvmSystem,     RegisterKvmVm,         RegisterKvmDevice,
-    RegisterBenchProbe, RegisterMapping,       RegisterSpaprTceTable, RegisterVfioContainer,
-    RegisterVfioGroup,  RegisterVfioDevice,    RegisterKvmVcpu,       RegisterVcpuRun,
-    RegisterKvmVmPpc,   RegisterKvmIrq,        RegisterEventFd,       RegisterVcpuRunSync,
+    RegisterMapping,    RegisterSpaprTceTable, RegisterVfioContainer, RegisterVfioGroup,
+    RegisterVfioDevice, RegisterKvmVcpu,       RegisterVcpuRun,       RegisterVcpuRunSync,
+    RegisterKvmVmPpc,   RegisterKvmIrq,        RegisterEventFd,
 };
 
 void FreeState(napi_env /*env*/, void* data, void* /*hint*/) {

@@ -88,7 +88,6 @@ void RegisterFd(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmSystem(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmVm(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterKvmDevice(Napi::Env env, Napi::Object exports, AddonState* state);
-void RegisterBenchProbe(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterMapping(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterSpaprTceTable(Napi::Env env, Napi::Object exports, AddonState* state);
 void RegisterVfioContainer(Napi::Env env, Napi::Object exports, AddonState* state);

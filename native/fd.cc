@@ -1,4 +1,4 @@
-// The fd owner: open / duplicate / close for every kernel object, and the per-environment table.
+// The fd owner: open / duplicate / close for every kernel object (the per-environment table: fd_table.cc).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,28 +12,6 @@
 namespace kvs {
 
 std::vector<uint64_t> TakeSyscallTrace();
-
-void FdTable::Adopt(int fd) {
-  if (fd < 0) return;
-  if (static_cast<size_t>(fd) >= owned_.size()) owned_.resize(static_cast<size_t>(fd) + 64, 0);
-  if (owned_[fd] == 0) ++count_;
-  owned_[fd] = 1;
-}
-
-bool FdTable::Release(int fd) {
-  if (!Owns(fd)) return false;
-  owned_[fd] = 0;
-  --count_;
-  return true;
-}
-
-void FdTable::CloseAll() {
-  for (size_t fd = 0; fd < owned_.size(); ++fd) {
-    if (owned_[fd] != 0) close(static_cast<int>(fd));
-    owned_[fd] = 0;
-  }
-  count_ = 0;
-}
 
 namespace {
 

@@ -51,7 +51,7 @@ const host = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest
 
 const cross = run('bash', [join(root, 'scripts', 'build-ppc64.sh')]);
 let power = { status: CANNOT_PROVISION, seconds: 0 };
-if (cross.status === 0) {
+if (cross.status === 0 && run(process.execPath, [join(root, 'bench', 'build-probe.mjs'), 'linux-ppc64']).status === 0) {
   const guestEnv = { ...plan.env, ...plan.guestEnv };
   const assignments = Object.entries(guestEnv).map(([k, v]) => `${k}=${Number(v)}`).join(' ');
   power = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--timeout', '7200', '--', 'sh', '-c', `${assignments} node test/power/run.mjs ${plan.guestFilter}`]);

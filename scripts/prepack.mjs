@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm's prepack step (npm pack, npm publish): refuses to pack without both prebuilds, then rebuilds
 // what the tarball ships from a clean dist/: the library, the examples (dist/examples/) and the API
-// reference (docs/api/, whose validation fails on an undocumented export).
+// reference (docs/api/, whose validation fails on an undocumented export). Everything it and its
+// children print goes to standard error: `npm pack --json` writes its JSON to standard output.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ function hasPrebuild(target) {
 
 function run(label, script, args) {
   console.error(`prepack: ${label}`);
-  const result = spawnSync(process.execPath, [join(root, 'node_modules', ...script), ...args], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [join(root, 'node_modules', ...script), ...args], { cwd: root, stdio: ['inherit', 2, 'inherit'] });
   if (result.status !== 0) {
     console.error(`prepack: ${label} failed`);
     process.exit(result.status ?? 1);

@@ -95,6 +95,9 @@ function tapCounts(text) {
 
 function powerSuite() {
   banner('POWER suite: boot the emulated POWER host and run test/power in it');
+  if (run(process.execPath, [join(root, 'bench', 'build-probe.mjs'), 'linux-ppc64']).status !== 0) {
+    return { name: 'POWER', passed: 0, failed: 1, skipped: 0, seconds: 0, note: "bench/'s probe addon (the fuzzer's FdProbe) did not cross-build" };
+  }
   const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs']);
   const output = join(root, '.cache', 'power-host', 'results', 'output.log');
   if (status === CANNOT_PROVISION) {

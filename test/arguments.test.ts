@@ -4,7 +4,7 @@ import {
   Kvm, type ProbeOptions, type ProbeReport, Vm, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices, probe,
   traceSyscalls, verdictLine,
 } from '../dist/index.js';
-import { FdProbe } from '../dist/internal/bench-probe.js';
+import { FdProbe } from '../bench/probe.mjs';
 import { tracingSyscalls } from './helpers.js';
 
 async function expectRejectedWithoutSyscall(fn: () => unknown, type: ErrorConstructor, code: string) {

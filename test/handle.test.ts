@@ -3,7 +3,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KvmVfioError, resourceStats } from '../dist/index.js';
-import { FdProbe } from '../dist/internal/bench-probe.js';
+import { FdProbe } from '../bench/probe.mjs';
 import { native } from '../dist/native.js';
 import { O_CLOEXEC, fdFlags, newFds, openFds, tracingSyscalls } from './helpers.js';
 
@@ -79,7 +79,7 @@ describe('fd ownership', () => {
     expect((error as KvmVfioError).message).toContain('readableBytes() was called after close()');
     expect(syscalls).toBe(0);
     // The native layer refuses the number too: it is not one of the library's fds any more.
-    expect(() => native.probeFionread(fd)).toThrow(expect.objectContaining({ code: 'ERR_KVM_FD_NOT_OWNED' }));
+    expect(() => native.checkExtension(fd, 0)).toThrow(expect.objectContaining({ code: 'ERR_KVM_FD_NOT_OWNED' }));
     for (const other of opened) closeSync(other);
     cleanup();
   });
@@ -131,7 +131,7 @@ describe('FIONREAD probe on a real pipe', () => {
     const { spawnSync } = await import('node:child_process');
     // A real pipe: this process's stdin in a child that inherits a pipe with 5 bytes waiting.
     const script = `
-      const { FdProbe } = await import(${JSON.stringify(new URL('../dist/internal/bench-probe.js', import.meta.url).href)});
+      const { FdProbe } = await import(${JSON.stringify(new URL('../bench/probe.mjs', import.meta.url).href)});
       const probe = FdProbe.adopt(0);
       await new Promise((r) => setTimeout(r, 100));
       console.log(probe.readableBytes());

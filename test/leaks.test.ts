@@ -13,7 +13,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cap, EventFd, GuestMemory, Kvm, KvmVfioAttr, VfioContainer, VfioGroup, type Vm, pageSize, resourceStats } from '../dist/index.js';
-import { FdProbe } from '../dist/internal/bench-probe.js';
+import { FdProbe } from '../bench/probe.mjs';
 import { x86KvmUnavailable } from './helpers.js';
 import { measureCycles, settle } from './leaks/measure.mjs';
 

@@ -154,7 +154,7 @@ describe.skipIf(noTarball)(`the packed tarball, installed as a dependency${noTar
     const install = run('npm', ['install', tarball, '--foreground-scripts', '--no-audit', '--no-fund'], app, env);
     expect(install.status, output(install)).toBe(0);
     const prebuild = join(installed, 'prebuilds', 'linux-x64', 'kvm-vfio-spapr.node');
-    expect(install.stdout).toContain(`kvm-vfio-spapr: using prebuild ${prebuild}`);
+    expect(install.stderr).toContain(`kvm-vfio-spapr: using prebuild ${prebuild}`);
     expect(existsSync(join(installed, 'build'))).toBe(false);
     expect(existsSync(join(app, 'node_modules', 'node-gyp'))).toBe(false);
 

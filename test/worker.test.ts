@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { openFds } from './helpers.js';
 
-const probeUrl = new URL('../dist/internal/bench-probe.js', import.meta.url).href;
+const probeUrl = new URL('../bench/probe.mjs', import.meta.url).href;
 const indexUrl = new URL('../dist/index.js', import.meta.url).href;
 
 function runWorker(source: string, terminateAfterMessage = false): Promise<unknown[]> {

@@ -23,7 +23,7 @@ import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   Cap, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, OneReg, SpaprTceTable, VfioContainer, VfioGroup, attachIommuGroup,
 } from '../../dist/index.js';
-import { FdProbe } from '../../dist/internal/bench-probe.js';
+import { FdProbe } from '../../bench/probe.mjs';
 import { arg, bigArg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
 import { PAGE, World, memoryTargets, probeTargets, staticTargets } from './targets.mjs';
 

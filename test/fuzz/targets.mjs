@@ -9,7 +9,7 @@ import {
   addonCandidates, attachIommuGroup, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices,
   pageSize, probe, resourceStats, verdictLine,
 } from '../../dist/index.js';
-import { FdProbe } from '../../dist/internal/bench-probe.js';
+import { FdProbe } from '../../bench/probe.mjs';
 import { openFdCount } from '../support/fds.mjs';
 import { arg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
 import { eventFdTargets, spaprTargets } from './vmm-targets.mjs';

@@ -1,16 +1,66 @@
-// For benchmarks only. Two kinds of functions, none of them a general ioctl entry point (they
-// accept only owned fds and only the requests named here):
+// The benchmarks' own addon (bench/binding.gyp; never part of the package). It links only the
+// library's argument readers, syscall wrappers and fd table, and keeps a table of its own: an fd
+// the library owns reaches these functions after shareFd(fd). Two kinds of functions, none of them
+// a general ioctl entry point (they accept only shared fds and only the requests named here):
 //  - twins: the argument reads and the struct building of a KVM wrapper, exactly as in
-//    kvm_system.cc / kvm_device.cc, but issuing the cheap FIONREAD instead of the KVM request, so
+//    native/kvm_system.cc / native/kvm_device.cc, but issuing the cheap FIONREAD instead of the KVM request, so
 //    the library's per-call cost can be measured on machines without /dev/kvm (npm run bench on
 //    x86 swaps them in for the real functions);
 //  - floors: the same ioctl `count` times inside one call, the in-process physical limit.
-#include "addon.h"
-#include "syscall.h"
-#include "uapi.h"
+#include <vector>
+
+#include "../../native/addon.h"
+#include "../../native/syscall.h"
+#include "../../native/uapi.h"
 
 namespace kvs {
+
+std::vector<uint64_t> TakeSyscallTrace();
+
+// AddonState's member initializer asks for one; the probe runs no vCPUs.
+void* NewRunnerRegistry() { return nullptr; }
+
 namespace {
+
+// shareFd(fd): the library owns `fd` (lib/ checked); from now on this addon's functions take it.
+napi_value ShareFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "shareFd");
+  int32_t fd = -1;
+  if (!call.Int32(0, &fd)) return nullptr;
+  call.state()->fds.Adopt(fd);
+  return call.Undefined();
+}
+
+// This addon's syscall trace (its own copy of syscall.cc): bench/probe.mjs joins it to the library's.
+napi_value SetSyscallTrace(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setSyscallTrace");
+  bool enabled = false;
+  napi_get_value_bool(env, call.arg(0), &enabled);
+  g_trace_enabled = enabled;
+  return call.Undefined();
+}
+
+napi_value TakeTrace(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "takeSyscallTrace");
+  std::vector<uint64_t> entries = TakeSyscallTrace();
+  napi_value array;
+  napi_create_array_with_length(env, entries.size(), &array);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    napi_value value;
+    napi_create_double(env, static_cast<double>(entries[i]), &value);
+    napi_set_element(env, array, static_cast<uint32_t>(i), value);
+  }
+  return array;
+}
+
+// unshareFd(fd): before the library closes it.
+napi_value UnshareFd(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "unshareFd");
+  int32_t fd = -1;
+  if (!call.Int32(0, &fd)) return nullptr;
+  call.state()->fds.Release(fd);
+  return call.Undefined();
+}
 
 // FIONREAD into the start of `buffer` (it writes an int): the twins' stand-in for a KVM ioctl.
 long Fionread(int fd, void* buffer) { return Ioctl(fd, FIONREAD, buffer); }
@@ -142,6 +192,10 @@ napi_value SetSpaprTceLoop(napi_env env, napi_callback_info info) {
 }
 
 const FunctionSpec kFunctions[] = {
+    {"shareFd", ShareFd},
+    {"unshareFd", UnshareFd},
+    {"setSyscallTrace", SetSyscallTrace},
+    {"takeSyscallTrace", TakeTrace},
     {"probeFionread", ProbeFionread},
     {"twinCheckExtension", TwinCheckExtension},
     {"twinHasDeviceAttr", TwinHasDeviceAttr},
@@ -153,10 +207,24 @@ const FunctionSpec kFunctions[] = {
     {"setSpaprTceLoop", SetSpaprTceLoop},
 };
 
+// The shared fds belong to the library's addon: only the table goes.
+void FreeState(napi_env /*env*/, void* data, void* /*hint*/) { delete static_cast<AddonState*>(data); }
+
 }  // namespace
 
-void RegisterBenchProbe(Napi::Env env, Napi::Object exports, AddonState* state) {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  AddonState* state = new AddonState();
+  if (napi_set_instance_data(env, state, FreeState, nullptr) != napi_ok) {
+    delete state;
+    Napi::Error::New(env, "bench probe: could not attach per-environment state").ThrowAsJavaScriptException();
+    return exports;
+  }
   DefineFunctions(env, exports, state, kFunctions);
+  return exports;
 }
 
 }  // namespace kvs
+
+static Napi::Object InitProbe(Napi::Env env, Napi::Object exports) { return kvs::Init(env, exports); }
+
+NODE_API_MODULE(bench_probe, InitProbe)

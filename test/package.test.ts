@@ -12,8 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 const tarball = join(root, '.cache', 'pack', `${manifest.name}-${manifest.version}.tgz`);
-const PACKED_BYTES_MAX = 512 * 1024;
-const UNPACKED_BYTES_MAX = 3 * 1024 * 1024;
+// The VMM API and kvm-vfio-spapr/spapr took the package from ~490 to ~560 KiB packed (most of it
+// docs/api, 1.9 MB unpacked, and the two prebuilds): the budget catches accidental bloat, such as
+// benchmark code or source maps shipped again.
+const PACKED_BYTES_MAX = 640 * 1024;
+const UNPACKED_BYTES_MAX = 4 * 1024 * 1024;
 const VERDICT = /^in-kernel TCE acceleration: (available|not available because .+)$/m;
 const BUILD_TOOLS = ['gcc', 'g++', 'cc', 'c++', 'make'];
 

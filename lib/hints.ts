@@ -71,6 +71,7 @@ const kvmRows: HintRow[] = [
   row('KVM_GET_VCPU_MMAP_SIZE', '', 'ENOTTY', 'this fd is not /dev/kvm', VFS_IOCTL),
   row('KVM_ENABLE_CAP', '', 'EINVAL', 'this kernel does not let this capability be enabled on this fd with these arguments (check the VM fd capability first)', `${POWERPC} (kvm_vm_ioctl_enable_cap, kvm_vcpu_ioctl_enable_cap)`),
   row('KVM_ENABLE_CAP', 'KVM_CAP_PPC_ENABLE_HCALL', 'EINVAL', 'this kernel cannot handle that hypercall in-kernel (it is not in kvmppc_hcall_impl_hv, e.g. H_PUT_TCE_INDIRECT on 6.12): leave it to user space', `${POWERPC} (kvm_vm_ioctl_enable_cap), arch/powerpc/kvm/book3s_hv.c (kvmppc_hcall_impl_hv)`),
+  row('KVM_ENABLE_CAP', 'KVM_CAP_IRQ_XICS', 'EINVAL', 'the vCPU cannot join this XICS: put it in PAPR mode first (vcpu.enableCap(Cap.PPC_PAPR)), pass an XICS device of the same VM, and a server number no other vCPU uses', 'arch/powerpc/kvm/powerpc.c (kvm_vcpu_ioctl_enable_cap), arch/powerpc/kvm/book3s_xics.c (kvmppc_xics_connect_vcpu)'),
   row('KVM_CREATE_DEVICE', '', 'EFAULT', OUR_STRUCT_BUG, `${KVM_MAIN} (kvm_ioctl_create_device)`),
   row('KVM_CREATE_DEVICE', '', 'ENODEV', 'this kernel has no such device type (the type is unknown or its driver is not built, e.g. CONFIG_KVM_VFIO=n)', `${KVM_MAIN} (kvm_ioctl_create_device)`),
   row('KVM_CREATE_DEVICE', '', 'EBUSY', 'this VM already has a device of this type and the type allows only one', `${KVM_MAIN} (kvm_ioctl_create_device)`),

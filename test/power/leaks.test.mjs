@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
+  Cap, DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
 import { measureCycles, settle } from '../leaks/measure.mjs';
 import { DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV } from './helpers.mjs';
@@ -81,6 +81,7 @@ describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind
       const vm = kvm.createVm(); // one XICS device and one vCPU 0 per VM
       const xics = vm.createDevice(DeviceType.XICS);
       const vcpu = vm.createVcpu(0);
+      vcpu.enableCap(Cap.PPC_PAPR);
       vcpu.connectXics(xics, 0);
       const doorbell = EventFd.create();
       vm.irqfd({ eventFd: doorbell, gsi: 0x1000 });

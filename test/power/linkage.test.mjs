@@ -204,6 +204,21 @@ describe('attachIommuGroup on the emulated POWER host', () => {
   }));
 });
 
+describe('two groups on different PHBs of one VM (issue: a second group on the same VM)', () => {
+  it('each links to its own LIOBN with a 1 GiB window; a second attach reusing a LIOBN fails at the TCE table step with EBUSY and leaves the first intact', () => scoped((use) => {
+    const kvm = use(Kvm.open());
+    const vm = use(kvm.createVm());
+    const memory = use(GuestMemory.allocate(64n << 20n));
+    const first = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: 0x8000_0001n, windowSize: 1n << 30n, memory }));
+    const duplicate = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_EDU, liobn: 0x8000_0001n, windowSize: 1n << 30n, memory }), { code: 'EBUSY', step: AttachStep.TCE_TABLE });
+    assert.match(duplicate.hint, /already has a TCE table for this LIOBN/);
+    const second = use(attachIommuGroup(vm, { group: GROUP_EDU, liobn: 0x8000_0002n, windowSize: 1n << 30n, memory }));
+    assert.deepEqual([first.liobn, second.liobn], [0x8000_0001n, 0x8000_0002n]);
+    assert.equal(first.closed, false);
+    assert.equal(second.window.windowSize, 1n << 30n);
+  }));
+});
+
 describe('a group whose container is already v1', () => {
   it('probeLinkage() says so instead of "possible"; attachIommuGroup fails at step container naming both IOMMU types', () => scoped((use) => {
     const kvm = use(Kvm.open());

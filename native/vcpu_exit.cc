@@ -7,6 +7,18 @@
 
 namespace kvs {
 
+Napi::Object RunResultObject(Napi::Env env, const RunTotals& totals) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("outcome", totals.outcome);
+  result.Set("runs", Napi::BigInt::New(env, totals.runs));
+  result.Set("exits", Napi::BigInt::New(env, totals.exits));
+  result.Set("fpClobbers", Napi::BigInt::New(env, totals.fp_clobbers));
+  result.Set("fpCanaryIntact", Napi::Boolean::New(env, totals.fp_canary_intact));
+  result.Set("errno", Napi::Number::New(env, static_cast<double>(totals.error)));
+  result.Set("exitReason", Napi::Number::New(env, totals.exit_reason));
+  return result;
+}
+
 void CaptureExit(const kvm_run* run, ExitInfo* exit) {
   *exit = ExitInfo{};
   exit->reason = run->exit_reason;

@@ -40,6 +40,18 @@ struct Answer {
 int KickSignal();
 void InstallKickHandler();
 
+// How a run ended, as lib/ reads it (NativeRunResult).
+struct RunTotals {
+  const char* outcome;
+  uint64_t runs;
+  uint64_t exits;
+  uint64_t fp_clobbers;
+  bool fp_canary_intact;
+  long error;
+  uint32_t exit_reason;
+};
+Napi::Object RunResultObject(Napi::Env env, const RunTotals& totals);
+
 void CaptureExit(const kvm_run* run, ExitInfo* exit);
 Napi::Object ExitEvent(Napi::Env env, const ExitInfo& exit);
 // The handler's result -> answer. No pending exception here: the caller handles a throw.

@@ -235,15 +235,7 @@ void VcpuRunner::CallHandler(Napi::Env env, Napi::Function handler, VcpuRunner* 
 
 napi_value VcpuRunner::ResultObject(Napi::Env env) {
   static const char* const kOutcomes[] = {"stopped", "handler", "error", "aborted", "threw"};
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("outcome", kOutcomes[static_cast<int>(outcome_)]);
-  result.Set("runs", Napi::BigInt::New(env, runs_));
-  result.Set("exits", Napi::BigInt::New(env, exits_));
-  result.Set("fpClobbers", Napi::BigInt::New(env, fp_clobbers_));
-  result.Set("fpCanaryIntact", Napi::Boolean::New(env, fp_canary_intact_));
-  result.Set("errno", Napi::Number::New(env, static_cast<double>(error_)));
-  result.Set("exitReason", Napi::Number::New(env, exit_.reason));
-  return result;
+  return RunResultObject(env, {kOutcomes[static_cast<int>(outcome_)], runs_, exits_, fp_clobbers_, fp_canary_intact_, error_, exit_.reason});
 }
 
 void VcpuRunner::Finish(Napi::Env env) {

@@ -103,15 +103,7 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
 }
 
 napi_value SyncResult(Napi::Env env, const LoopState& state) {
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("outcome", state.outcome);
-  result.Set("runs", Napi::BigInt::New(env, state.runs));
-  result.Set("exits", Napi::BigInt::New(env, state.exits));
-  result.Set("fpClobbers", Napi::BigInt::New(env, state.fp_clobbers));
-  result.Set("fpCanaryIntact", Napi::Boolean::New(env, true));
-  result.Set("errno", Napi::Number::New(env, static_cast<double>(state.error)));
-  result.Set("exitReason", Napi::Number::New(env, state.run->exit_reason));
-  return result;
+  return RunResultObject(env, {state.outcome, state.runs, state.exits, state.fp_clobbers, true, state.error, state.run->exit_reason});
 }
 
 // runVcpuSync(vcpuFd, runMappingHandle, handler, stopFlag?) -> result | -errno; throws what the handler threw.

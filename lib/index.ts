@@ -46,6 +46,7 @@ export {
   type PpcRegs,
   type RunHandlers,
   type RunOptions,
+  type RunSyncHandlers,
   type RunSyncOptions,
   type RunResult,
 } from './vcpu.js';

@@ -183,6 +183,16 @@ export interface RunResult {
   lastExit: HypercallExit | MmioExit | OtherExit | undefined;
 }
 
+/** Handlers of {@link Vcpu.runSync}: those of run(), plus the allocation-free hypercall path. */
+export interface RunSyncHandlers extends RunHandlers {
+  /**
+   * Answers every hypercall without allocating: `registers` is [nr, r4..r12], the same array on
+   * every call; return r3 (HcallReturn) and write registers[1..9] to change r4..r12, or return
+   * 'stop'. When given, `hypercall` is not called.
+   */
+  registerHypercall?(registers: BigUint64Array): bigint | 'stop';
+}
+
 /** Options of {@link Vcpu.runSync}. */
 export interface RunSyncOptions {
   /** An Int32Array over a SharedArrayBuffer: another thread stops the run with Vcpu.kick(stopFlag). */
@@ -220,6 +230,20 @@ class ExitTally {
       }
       this.lastExit = exit as OtherExit;
       return (handlers.exit ? handlers.exit(this.lastExit) : 'stop') === 'continue' ? {} : { stop: true };
+    };
+  }
+
+  /** The register path's counting wrapper: r3, or undefined to stop. */
+  registerDispatch(handler: (registers: BigUint64Array) => bigint | 'stop', registers: BigUint64Array): () => bigint | undefined {
+    return () => {
+      this.hypercalls += 1n;
+      this.byReason.set(ExitReason.PAPR_HCALL, (this.byReason.get(ExitReason.PAPR_HCALL) ?? 0n) + 1n);
+      const ret = handler(registers);
+      if (ret === 'stop') {
+        this.lastExit = { reason: ExitReason.PAPR_HCALL, nr: registers[0]!, args: [...registers.subarray(1)] };
+        return undefined;
+      }
+      return BigInt.asUintN(64, ret);
     };
   }
 }
@@ -421,9 +445,11 @@ export class Vcpu extends FdObject {
    * // in a Worker, with `stopFlag = new Int32Array(new SharedArrayBuffer(4))` shared with the parent
    * const result = vcpu.runSync({ mmio: (access) => device.access(access) }, { stopFlag });
    */
-  runSync(handlers: RunHandlers = {}, options: RunSyncOptions = {}): RunResult {
+  runSync(handlers: RunSyncHandlers = {}, options: RunSyncOptions = {}): RunResult {
     const fd = this.fdFor('runSync');
-    checkOptions<RunHandlers>('handlers', handlers);
+    checkOptions<RunSyncHandlers>('handlers', handlers);
+    const { registerHypercall } = handlers;
+    if (registerHypercall !== undefined && typeof registerHypercall !== 'function') throw invalidArgType('handlers.registerHypercall', 'a function', registerHypercall);
     const { stopFlag } = checkOptions<RunSyncOptions>('options', options);
     if (stopFlag !== undefined) checkStopFlag('options.stopFlag', stopFlag);
     if (isMainThread) throw usageError('ERR_KVM_SYNC_ON_MAIN_THREAD', this.target, 'runSync() blocks its thread until the guest stops: call it in a Worker, or use run() on the main thread');
@@ -431,7 +457,9 @@ export class Vcpu extends FdObject {
     const tally = new ExitTally(handlers);
     this.#running = { stop: () => undefined };
     try {
-      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag);
+      const registers = registerHypercall ? new BigUint64Array(10) : undefined;
+      const answerRegisters = registerHypercall ? tally.registerDispatch(registerHypercall, registers!) : undefined;
+      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag, registers, answerRegisters);
       if (typeof result === 'number') throw syscallError(result, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
       return this.toResult(result, tally);
     } finally {

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -56,6 +57,8 @@ struct LoopState {
   int fd;
   kvm_run* run;
   const int32_t* stop_flag;
+  uint64_t* registers = nullptr;  // [nr, r4..r12]: hypercalls go to the register handler, nothing allocated
+  napi_value register_handler = nullptr;
   uint64_t runs = 0;
   uint64_t exits = 0;
   uint64_t fp_clobbers = 0;
@@ -77,6 +80,25 @@ long RunGuarded(LoopState* state) {
   return result;
 }
 
+// A hypercall through the register handler: registers = [nr, r4..r12] in, handler() returns r3
+// (a BigInt) and may change registers[1..9], which go back to r4..r12; any other value stops the
+// run. 1: answered, 0: stop, -1: the handler threw.
+int AnswerFromRegisters(Napi::Env env, LoopState* state) {
+  kvm_run* run = state->run;
+  state->registers[0] = run->papr_hcall.nr;
+  std::memcpy(state->registers + 1, run->papr_hcall.args, sizeof(run->papr_hcall.args));
+  napi_value receiver;
+  napi_value result;
+  napi_get_undefined(env, &receiver);
+  if (napi_call_function(env, receiver, state->register_handler, 0, nullptr, &result) != napi_ok) return -1;
+  uint64_t ret = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, result, &ret, &lossless) != napi_ok) return 0;
+  run->papr_hcall.ret = ret;
+  std::memcpy(run->papr_hcall.args, state->registers + 1, sizeof(run->papr_hcall.args));
+  return 1;
+}
+
 // Runs until stop, a handler's stop, an error, or a throw (false: the exception is pending).
 bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
   for (;;) {
@@ -89,6 +111,15 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
       return true;
     }
     ++state->exits;
+    if (state->registers != nullptr && state->run->exit_reason == KVM_EXIT_PAPR_HCALL) {
+      int answered = AnswerFromRegisters(env, state);
+      if (answered < 0) return false;
+      if (answered == 0) {
+        state->outcome = "handler";
+        return true;
+      }
+      continue;
+    }
     ExitInfo exit;
     CaptureExit(state->run, &exit);
     Napi::Value answer_value = handler.Call({ExitEvent(env, exit)});
@@ -106,7 +137,29 @@ napi_value SyncResult(Napi::Env env, const LoopState& state) {
   return RunResultObject(env, {state.outcome, state.runs, state.exits, state.fp_clobbers, true, state.error, state.run->exit_reason});
 }
 
-// runVcpuSync(vcpuFd, runMappingHandle, handler, stopFlag?) -> result | -errno; throws what the handler threw.
+// The BigUint64Array(10) of register hypercalls in argument `index` (or undefined) and its handler in index + 1.
+bool RegisterArgs(NativeCall& call, size_t index, LoopState* state) {
+  napi_valuetype type;
+  napi_typeof(call.env(), call.arg(index), &type);
+  if (type == napi_undefined) return true;
+  bool is_typedarray = false;
+  napi_is_typedarray(call.env(), call.arg(index), &is_typedarray);
+  napi_typedarray_type array_type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!is_typedarray || napi_get_typedarray_info(call.env(), call.arg(index), &array_type, &length, &data, nullptr, nullptr) != napi_ok ||
+      array_type != napi_biguint64_array || length < 10) {
+    return false;
+  }
+  napi_typeof(call.env(), call.arg(index + 1), &type);
+  if (type != napi_function) return false;
+  state->registers = static_cast<uint64_t*>(data);
+  state->register_handler = call.arg(index + 1);
+  return true;
+}
+
+// runVcpuSync(vcpuFd, runMappingHandle, handler, stopFlag?, registers?, registerHandler?) -> result | -errno;
+// throws what a handler threw.
 napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
   NativeCall call(raw_env, info, "runVcpuSync");
   int fd = call.OwnedFd(0);
@@ -118,6 +171,8 @@ napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
   if (type != napi_function) return call.BadArgument(2);
   int32_t* stop_flag = nullptr;
   if (!StopFlagArg(call, 3, &stop_flag)) return call.BadArgument(3);
+  LoopState registers_only{};
+  if (!RegisterArgs(call, 4, &registers_only)) return call.BadArgument(4);
   if (mapping->length() < sizeof(kvm_run) || !mapping->Pin()) return call.BadArgument(1);
   long duplicate = DuplicateCloexec(fd);
   if (duplicate < 0) {
@@ -125,7 +180,7 @@ napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
     return call.Number(duplicate);
   }
   InstallKickHandler();
-  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag};
+  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag, registers_only.registers, registers_only.register_handler};
   __atomic_store_n(&state.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
   if (stop_flag) {
     std::lock_guard<std::mutex> lock(g_sync_runs_mutex);

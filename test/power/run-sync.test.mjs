@@ -26,6 +26,11 @@ describe('vcpu.runSync() in a Worker', () => {
     assert.deepEqual(result, { hypercalls: 500, failed: 0, userExits: 500, outcome: 'handler', exits: '501' });
   });
 
+  it('registerHypercall answers without allocating: registers[1..9] written by the handler reach r4..r12', async () => {
+    const result = await inWorker({ mode: 'registers', hypercalls: 300 });
+    assert.deepEqual(result, { outcome: 'handler', hypercalls: 300, r4Sum: String(7 * 300), counted: '301', byReason: '301' });
+  });
+
   for (const [mode, what] of [['forever', 'whose guest keeps exiting'], ['spin', 'whose guest never exits (inside KVM_RUN: the signal gets it out)']]) {
     it(`Vcpu.kick(stopFlag) from the main thread ends a run ${what}`, async () => {
       const stopFlag = new Int32Array(new SharedArrayBuffer(8)); // [0] the stop flag, [1] set by the worker just before runSync()

@@ -3,7 +3,7 @@
 //   kicked; 'spin': a guest branching to itself, inside KVM_RUN until kicked.
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory, Kvm } from '../../../dist/index.js';
-import { ENTRY, MSR_LE_REAL_MODE, loopRegisters } from '../../../dist/examples/l2-program.js';
+import { DONE, ENTRY, MSR_LE_REAL_MODE, Reg, loopRegisters } from '../../../dist/examples/l2-program.js';
 import { TceGuest } from '../../../dist/examples/tce-guest.js';
 
 const kvm = Kvm.open();
@@ -15,6 +15,18 @@ let message;
 if (workerData.mode === 'loop') {
   const report = guest.runLoopSync(loop);
   message = { hypercalls: report.hypercalls, failed: report.failed, userExits: report.userExits, outcome: report.run.outcome, exits: String(report.run.exits) };
+} else if (workerData.mode === 'registers') {
+  // H_GET_TCE answered through registerHypercall: r4 = 7 each time, which the loop sums in R4_SUM.
+  guest.vcpu.setRegs({ pc: ENTRY, msr: MSR_LE_REAL_MODE, gpr: loopRegisters({ ...loop, hcall: 0x1cn }) });
+  const run = guest.vcpu.runSync({
+    registerHypercall: (registers) => {
+      if (registers[0] === DONE) return 'stop';
+      registers[1] = 7n;
+      return 0n;
+    },
+  });
+  const gpr = guest.vcpu.getRegs().gpr;
+  message = { outcome: run.outcome, hypercalls: Number(gpr[Reg.DONE_COUNT]), r4Sum: String(gpr[Reg.R4_SUM]), counted: String(run.hypercalls), byReason: String(run.exitsByReason.PAPR_HCALL) };
 } else if (workerData.mode === 'spin') {
   new DataView(memory.buffer).setUint32(0x20000, 0x48000000, true); // b . : never exits (MSR_EE is off)
   guest.vcpu.setRegs({ pc: 0x20000n, msr: MSR_LE_REAL_MODE });

@@ -91,7 +91,7 @@ export interface NativeAddon {
   readonly oneRegIds: Readonly<Record<string, bigint>>;
   readonly kvmRunSize: number;
   interrupt(vcpuFd: number, irq: number): number;
-  runVcpuSync(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, stopFlag: Int32Array | undefined, registers?: BigUint64Array, registerHandler?: () => bigint | undefined): NativeRunResult | number;
+  runVcpuSync(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, stopFlag: Int32Array | undefined, registers?: BigUint64Array, registerHandler?: (registers: BigUint64Array) => bigint | 'stop'): (NativeRunResult & { registerHypercalls?: bigint }) | number;
   kickVcpu(stopFlag: Int32Array): boolean;
   readonly interruptLines: Readonly<{ set: number; unset: number; setLevel: number }>;
 

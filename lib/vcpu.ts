@@ -233,18 +233,12 @@ class ExitTally {
     };
   }
 
-  /** The register path's counting wrapper: r3, or undefined to stop. */
-  registerDispatch(handler: (registers: BigUint64Array) => bigint | 'stop', registers: BigUint64Array): () => bigint | undefined {
-    return () => {
-      this.hypercalls += 1n;
-      this.byReason.set(ExitReason.PAPR_HCALL, (this.byReason.get(ExitReason.PAPR_HCALL) ?? 0n) + 1n);
-      const ret = handler(registers);
-      if (ret === 'stop') {
-        this.lastExit = { reason: ExitReason.PAPR_HCALL, nr: registers[0]!, args: [...registers.subarray(1)] };
-        return undefined;
-      }
-      return BigInt.asUintN(64, ret);
-    };
+  /** Counts the register path's hypercalls after the run; `stoppedAt` holds the one that said stop. */
+  addRegisterHypercalls(count: bigint, stoppedAt: BigUint64Array | undefined): void {
+    if (count === 0n) return;
+    this.hypercalls += count;
+    this.byReason.set(ExitReason.PAPR_HCALL, (this.byReason.get(ExitReason.PAPR_HCALL) ?? 0n) + count);
+    if (stoppedAt) this.lastExit = { reason: ExitReason.PAPR_HCALL, nr: stoppedAt[0]!, args: [...stoppedAt.subarray(1)] };
   }
 }
 
@@ -458,9 +452,10 @@ export class Vcpu extends FdObject {
     this.#running = { stop: () => undefined };
     try {
       const registers = registerHypercall ? new BigUint64Array(10) : undefined;
-      const answerRegisters = registerHypercall ? tally.registerDispatch(registerHypercall, registers!) : undefined;
-      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag, registers, answerRegisters);
+      // The handler itself goes to native code (no wrapper per exit): native counts these calls.
+      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag, registers, registerHypercall);
       if (typeof result === 'number') throw syscallError(result, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
+      if (registers) tally.addRegisterHypercalls(result.registerHypercalls ?? 0n, result.outcome === 'handler' ? registers : undefined);
       return this.toResult(result, tally);
     } finally {
       this.#running = undefined;

@@ -59,9 +59,11 @@ struct LoopState {
   const int32_t* stop_flag;
   uint64_t* registers = nullptr;  // [nr, r4..r12]: hypercalls go to the register handler, nothing allocated
   napi_value register_handler = nullptr;
+  napi_value registers_value = nullptr;  // the BigUint64Array itself, the handler's one argument
   uint64_t runs = 0;
   uint64_t exits = 0;
   uint64_t fp_clobbers = 0;
+  uint64_t register_hypercalls = 0;
   long error = 0;
   const char* outcome = "stopped";
 };
@@ -80,17 +82,18 @@ long RunGuarded(LoopState* state) {
   return result;
 }
 
-// A hypercall through the register handler: registers = [nr, r4..r12] in, handler() returns r3
+// A hypercall through the register handler: registers = [nr, r4..r12] in, handler(registers) returns r3
 // (a BigInt) and may change registers[1..9], which go back to r4..r12; any other value stops the
 // run. 1: answered, 0: stop, -1: the handler threw.
 int AnswerFromRegisters(Napi::Env env, LoopState* state) {
   kvm_run* run = state->run;
+  ++state->register_hypercalls;
   state->registers[0] = run->papr_hcall.nr;
   std::memcpy(state->registers + 1, run->papr_hcall.args, sizeof(run->papr_hcall.args));
   napi_value receiver;
   napi_value result;
   napi_get_undefined(env, &receiver);
-  if (napi_call_function(env, receiver, state->register_handler, 0, nullptr, &result) != napi_ok) return -1;
+  if (napi_call_function(env, receiver, state->register_handler, 1, &state->registers_value, &result) != napi_ok) return -1;
   uint64_t ret = 0;
   bool lossless = false;
   if (napi_get_value_bigint_uint64(env, result, &ret, &lossless) != napi_ok) return 0;
@@ -134,7 +137,9 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
 }
 
 napi_value SyncResult(Napi::Env env, const LoopState& state) {
-  return RunResultObject(env, {state.outcome, state.runs, state.exits, state.fp_clobbers, true, state.error, state.run->exit_reason});
+  Napi::Object result = RunResultObject(env, {state.outcome, state.runs, state.exits, state.fp_clobbers, true, state.error, state.run->exit_reason});
+  result.Set("registerHypercalls", Napi::BigInt::New(env, state.register_hypercalls));
+  return result;
 }
 
 // The BigUint64Array(10) of register hypercalls in argument `index` (or undefined) and its handler in index + 1.
@@ -154,6 +159,7 @@ bool RegisterArgs(NativeCall& call, size_t index, LoopState* state) {
   napi_typeof(call.env(), call.arg(index + 1), &type);
   if (type != napi_function) return false;
   state->registers = static_cast<uint64_t*>(data);
+  state->registers_value = call.arg(index);
   state->register_handler = call.arg(index + 1);
   return true;
 }
@@ -180,7 +186,7 @@ napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
     return call.Number(duplicate);
   }
   InstallKickHandler();
-  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag, registers_only.registers, registers_only.register_handler};
+  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag, registers_only.registers, registers_only.register_handler, registers_only.registers_value};
   __atomic_store_n(&state.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
   if (stop_flag) {
     std::lock_guard<std::mutex> lock(g_sync_runs_mutex);

@@ -238,6 +238,7 @@ export class Xics {
   #accept(server: number): number {
     const icp = this.#icps[server]!;
     const xirr = icp.xirr >>> 0;
+    if ((xirr & XISR_MASK) === 0) return xirr; // nothing presented: the CPPR stays (KVM's kvmppc_h_xirr does the same)
     icp.xirr = (icp.pending << 24) >>> 0;
     icp.pending = LEAST_FAVOURED;
     this.#line(server, false);

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // The long variants that CI does not run (npm test runs short, fixed-seed versions of the same tests):
-//   npm run fuzz        100,000+ host calls, then the kernel objects on the emulated POWER host
+//   npm run fuzz        100,000+ host calls, then 10,000 calls on the kernel objects in the emulated
+//                       POWER host; `npm run fuzz -- --guest-seconds 600` (or
+//                       KVM_VFIO_SPAPR_POWER_FUZZ_SECONDS=600) ends the guest's share after 600 s
+//                       even if its count is not reached, KVM_VFIO_SPAPR_FUZZ_SECONDS the host's
 //   npm run test:leaks  10,000 open/close cycles per kind and 1,000 attach/detach cycles there
 // Counts and the seed come from the environment (defaults below); the seed is printed so a failing
-// run can be repeated. Ends with one line "N passed, N failed" like npm test.
+// run can be repeated. The fuzzers print progress (calls done, rate, time left) to standard error
+// every 5 s. README.md "How long the long runs take" has the durations. Ends with one line
+// "N passed, N failed" like npm test.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CANNOT_PROVISION = 77;
+const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const guestFuzzSeconds = flag('--guest-seconds') ?? process.env.KVM_VFIO_SPAPR_POWER_FUZZ_SECONDS;
 
 const RUNS = {
   fuzz: {
@@ -20,7 +27,10 @@ const RUNS = {
       KVM_VFIO_SPAPR_FUZZ_CALLS: process.env.KVM_VFIO_SPAPR_FUZZ_CALLS ?? '100000',
       KVM_VFIO_SPAPR_FUZZ_SEED: process.env.KVM_VFIO_SPAPR_FUZZ_SEED ?? String(Date.now() % 1_000_000),
     },
-    guestEnv: { KVM_VFIO_SPAPR_FUZZ_CALLS: process.env.KVM_VFIO_SPAPR_POWER_FUZZ_CALLS ?? '10000' },
+    guestEnv: {
+      KVM_VFIO_SPAPR_FUZZ_CALLS: process.env.KVM_VFIO_SPAPR_POWER_FUZZ_CALLS ?? '10000',
+      ...(guestFuzzSeconds ? { KVM_VFIO_SPAPR_FUZZ_SECONDS: guestFuzzSeconds } : {}),
+    },
   },
   leaks: {
     hostFile: 'test/leaks.test.ts',
@@ -45,7 +55,8 @@ if (!plan) {
   console.error(`usage: node scripts/long-run.mjs ${Object.keys(RUNS).join('|')}`);
   process.exit(64);
 }
-console.log(`==> ${name}: ${Object.entries(plan.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+const listed = (env) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+console.log(`==> ${name}: host ${listed(plan.env)}; POWER ${listed(plan.guestEnv)}`);
 
 const host = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', plan.hostFile], plan.env);
 

@@ -232,15 +232,46 @@ function operations(targets) {
   );
 }
 
+/** "2 min 5 s", "40 s". */
+function duration(seconds) {
+  const whole = Math.max(0, Math.round(seconds));
+  return whole >= 60 ? `${Math.floor(whole / 60)} min ${whole % 60} s` : `${whole} s`;
+}
+
 /**
- * Runs `calls` checked calls (at least) in runs of `callsPerRun`, each run on a fresh world from
- * `makeWorld()` (which returns { objects(kind), dispose() }; dispose() throws when something leaked).
- * Returns the statistics: calls, outcome counts, KvmVfioError codes.
+ * A progress line on standard error (calls done, rate, time left) at most every `everyMs`; the
+ * time left is the sooner of the count's and the time budget's end.
  */
-export function fuzz({ targets, makeWorld, calls, seed, callsPerRun = 25, shrink = true, collect = false }) {
-  const stats = { calls: 0, runs: 0, outcomes: {}, codes: {}, ...(collect ? { failures: new Map() } : {}) };
+export function progressReporter({ label, calls, seconds, everyMs = 5000, write = (line) => process.stderr.write(line) }) {
+  const started = Date.now();
+  let last = started;
+  const goal = [Number.isFinite(calls) ? `${calls} calls` : undefined, seconds !== undefined ? `${seconds} s` : undefined].filter(Boolean).join(' or ');
+  return (done) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    const elapsed = (now - started) / 1000;
+    const rate = done / elapsed;
+    const left = Math.min(Number.isFinite(calls) ? (calls - done) / rate : Infinity, seconds !== undefined ? seconds - elapsed : Infinity);
+    write(`${label} progress: ${done} calls in ${duration(elapsed)} (${rate.toFixed(1)} calls/s) of ${goal}; about ${duration(left)} left\n`);
+  };
+}
+
+/**
+ * Runs `calls` checked calls (at least), or for `seconds`, whichever ends first, in runs of
+ * `callsPerRun`, each run on a fresh world from `makeWorld()` (which returns { objects(kind),
+ * dispose() }; dispose() throws when something leaked). Prints progress to standard error every
+ * 5 s. Returns the statistics: calls, runs, seconds, outcome counts, KvmVfioError codes.
+ */
+export function fuzz({ targets, makeWorld, calls = Infinity, seconds, seed, callsPerRun = 25, shrink = true, collect = false, label = 'fuzz' }) {
+  if (!Number.isFinite(calls) && seconds === undefined) throw new RangeError('fuzz: give calls, seconds or both');
+  const stats = { calls: 0, runs: 0, seconds: 0, outcomes: {}, codes: {}, ...(collect ? { failures: new Map() } : {}) };
   const byName = new Map(targets.map((target) => [target.name, target]));
+  const started = Date.now();
+  const msLeft = () => (seconds === undefined ? Infinity : seconds * 1000 - (Date.now() - started));
+  const progress = progressReporter({ label, calls, seconds });
   const property = fc.property(fc.array(operations(targets), { minLength: callsPerRun, maxLength: callsPerRun }), (ops) => {
+    if (msLeft() <= 0) return;
     stats.runs += 1;
     const world = makeWorld();
     try {
@@ -252,11 +283,15 @@ export function fuzz({ targets, makeWorld, calls, seed, callsPerRun = 25, shrink
         if (!stats.failures) throw error;
         stats.failures.set(`dispose: ${String(error.message).split(':')[0]}`, error.stack);
       }
+      progress(stats.calls);
     }
   });
   // Calls on an empty pool or with a skipped argument do not count: top up with further seeds.
-  for (let round = 0; stats.calls < calls; round += 1) {
-    fc.assert(property, { seed: seed + round, numRuns: Math.ceil((calls - stats.calls) / callsPerRun), endOnFailure: !shrink, includeErrorInReport: true });
+  for (let round = 0; stats.calls < calls && msLeft() > 0; round += 1) {
+    const numRuns = Number.isFinite(calls) ? Math.ceil((calls - stats.calls) / callsPerRun) : 1_000_000_000;
+    const budget = Number.isFinite(msLeft()) ? { interruptAfterTimeLimit: Math.ceil(msLeft()), markInterruptAsFailure: false } : {};
+    fc.assert(property, { seed: seed + round, numRuns, endOnFailure: !shrink, includeErrorInReport: true, ...budget });
   }
+  stats.seconds = (Date.now() - started) / 1000;
   return stats;
 }

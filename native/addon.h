@@ -60,6 +60,13 @@ class NativeCall {
   void SetNumber(napi_value object, const char* name, double value);
   void SetBigInt(napi_value object, const char* name, uint64_t value);
   napi_value Undefined();
+  // A typed array of `type` with at least `min_length` elements in argument `index`; false (no throw) otherwise.
+  bool TypedArray(size_t index, napi_typedarray_type type, size_t min_length, void** data, size_t* length = nullptr);
+  bool IsUndefined(size_t index) const {
+    napi_valuetype type;
+    napi_typeof(env_, argv_[index], &type);
+    return type == napi_undefined;
+  }
   napi_value BadArgument(size_t index);  // throws; returns nullptr
 
  private:
@@ -71,6 +78,10 @@ class NativeCall {
 };
 
 using RawCallback = napi_value (*)(napi_env env, napi_callback_info info);
+
+// The syscall trace's JavaScript face, shared by the library's addon and the benchmarks' probe.
+napi_value SetSyscallTraceCallback(napi_env env, napi_callback_info info);
+napi_value TakeSyscallTraceCallback(napi_env env, napi_callback_info info);
 
 struct FunctionSpec {
   const char* name;

@@ -11,8 +11,6 @@
 
 namespace kvs {
 
-std::vector<uint64_t> TakeSyscallTrace();
-
 namespace {
 
 bool ReadString(napi_env env, napi_value value, std::string* out) {
@@ -80,33 +78,11 @@ napi_value IsOwnedFd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-napi_value SetSyscallTrace(napi_env env, napi_callback_info info) {
-  NativeCall call(env, info, "setSyscallTrace");
-  bool enabled = false;
-  napi_get_value_bool(env, call.arg(0), &enabled);
-  g_trace_enabled = enabled;
-  return call.Undefined();
-}
-
-// takeSyscallTrace() -> [kind, request, kind, request, ...] (requests fit in 32 bits).
-napi_value TakeTrace(napi_env env, napi_callback_info info) {
-  NativeCall call(env, info, "takeSyscallTrace");
-  std::vector<uint64_t> entries = TakeSyscallTrace();
-  napi_value array;
-  napi_create_array_with_length(env, entries.size(), &array);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    napi_value value;
-    napi_create_double(env, static_cast<double>(entries[i]), &value);
-    napi_set_element(env, array, static_cast<uint32_t>(i), value);
-  }
-  return array;
-}
-
 const FunctionSpec kFunctions[] = {
     {"openDevice", OpenDevice},       {"duplicateFd", DuplicateFd},         {"closeFd", CloseFd},
     {"closeFdAsync", CloseFdAsync},
-    {"ownedFdCount", OwnedFdCount},   {"isOwnedFd", IsOwnedFd},             {"setSyscallTrace", SetSyscallTrace},
-    {"takeSyscallTrace", TakeTrace},
+    {"ownedFdCount", OwnedFdCount},   {"isOwnedFd", IsOwnedFd},             {"setSyscallTrace", SetSyscallTraceCallback},
+    {"takeSyscallTrace", TakeSyscallTraceCallback},
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "addon.h"
+#include "syscall.h"
 
 namespace kvs {
 
@@ -106,6 +108,48 @@ void DefineFunctions(Napi::Env env, Napi::Object exports, AddonState* state, con
     napi_create_function(env, specs[i].name, NAPI_AUTO_LENGTH, specs[i].callback, state, &function);
     exports.Set(specs[i].name, Napi::Value(env, function));
   }
+}
+
+}  // namespace kvs
+
+namespace kvs {
+
+std::vector<uint64_t> TakeSyscallTrace();
+
+// setSyscallTrace(enabled) -> undefined
+napi_value SetSyscallTraceCallback(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "setSyscallTrace");
+  bool enabled = false;
+  napi_get_value_bool(env, call.arg(0), &enabled);
+  g_trace_enabled = enabled;
+  return call.Undefined();
+}
+
+// takeSyscallTrace() -> [kind, request, kind, request, ...] (requests fit in 32 bits).
+napi_value TakeSyscallTraceCallback(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "takeSyscallTrace");
+  std::vector<uint64_t> entries = TakeSyscallTrace();
+  napi_value array;
+  napi_create_array_with_length(env, entries.size(), &array);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    napi_value value;
+    napi_create_double(env, static_cast<double>(entries[i]), &value);
+    napi_set_element(env, array, static_cast<uint32_t>(i), value);
+  }
+  return array;
+}
+
+bool NativeCall::TypedArray(size_t index, napi_typedarray_type type, size_t min_length, void** data, size_t* length) {
+  bool is_typedarray = false;
+  napi_is_typedarray(env_, argv_[index], &is_typedarray);
+  napi_typedarray_type actual;
+  size_t elements = 0;
+  if (!is_typedarray || napi_get_typedarray_info(env_, argv_[index], &actual, &elements, data, nullptr, nullptr) != napi_ok ||
+      actual != type || elements < min_length) {
+    return false;
+  }
+  if (length != nullptr) *length = elements;
+  return true;
 }
 
 }  // namespace kvs

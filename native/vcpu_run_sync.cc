@@ -37,18 +37,9 @@ bool StopRequested(const int32_t* flag) { return flag != nullptr && __atomic_loa
 
 // The Int32Array stop flag in argument `index`, or nullptr when undefined.
 bool StopFlagArg(NativeCall& call, size_t index, int32_t** out) {
-  napi_valuetype type;
-  napi_typeof(call.env(), call.arg(index), &type);
-  if (type == napi_undefined) return true;
-  bool is_typedarray = false;
-  napi_is_typedarray(call.env(), call.arg(index), &is_typedarray);
-  napi_typedarray_type array_type;
-  size_t length = 0;
+  if (call.IsUndefined(index)) return true;
   void* data = nullptr;
-  if (!is_typedarray || napi_get_typedarray_info(call.env(), call.arg(index), &array_type, &length, &data, nullptr, nullptr) != napi_ok ||
-      array_type != napi_int32_array || length < 1) {
-    return false;
-  }
+  if (!call.TypedArray(index, napi_int32_array, 1, &data)) return false;
   *out = static_cast<int32_t*>(data);
   return true;
 }
@@ -144,20 +135,11 @@ napi_value SyncResult(Napi::Env env, const LoopState& state) {
 
 // The BigUint64Array(10) of register hypercalls in argument `index` (or undefined) and its handler in index + 1.
 bool RegisterArgs(NativeCall& call, size_t index, LoopState* state) {
-  napi_valuetype type;
-  napi_typeof(call.env(), call.arg(index), &type);
-  if (type == napi_undefined) return true;
-  bool is_typedarray = false;
-  napi_is_typedarray(call.env(), call.arg(index), &is_typedarray);
-  napi_typedarray_type array_type;
-  size_t length = 0;
+  if (call.IsUndefined(index)) return true;
   void* data = nullptr;
-  if (!is_typedarray || napi_get_typedarray_info(call.env(), call.arg(index), &array_type, &length, &data, nullptr, nullptr) != napi_ok ||
-      array_type != napi_biguint64_array || length < 10) {
-    return false;
-  }
-  napi_typeof(call.env(), call.arg(index + 1), &type);
-  if (type != napi_function) return false;
+  napi_valuetype handler_type;
+  napi_typeof(call.env(), call.arg(index + 1), &handler_type);
+  if (!call.TypedArray(index, napi_biguint64_array, 10, &data) || handler_type != napi_function) return false;
   state->registers = static_cast<uint64_t*>(data);
   state->registers_value = call.arg(index);
   state->register_handler = call.arg(index + 1);

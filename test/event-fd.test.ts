@@ -44,6 +44,13 @@ describe('EventFd', () => {
     expect(await next).toBe(2n);
   });
 
+  it('a signal that would overflow the counter is EAGAIN from the kernel, with a hint (fs/eventfd.c eventfd_write)', () => {
+    using counter = EventFd.create();
+    counter.signal(0xffff_ffff_ffff_fffen);
+    expect(() => counter.signal(1n)).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'write', hint: 'the counter would overflow: read it first' }));
+    expect(counter.read()).toBe(0xffff_ffff_ffff_fffen);
+  });
+
   it('refuses bad arguments before any syscall', () => {
     using doorbell = EventFd.create();
     const { syscalls, error } = traceSyscalls(() => {

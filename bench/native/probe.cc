@@ -31,27 +31,8 @@ napi_value ShareFd(napi_env env, napi_callback_info info) {
   return call.Undefined();
 }
 
-// This addon's syscall trace (its own copy of syscall.cc): bench/probe.mjs joins it to the library's.
-napi_value SetSyscallTrace(napi_env env, napi_callback_info info) {
-  NativeCall call(env, info, "setSyscallTrace");
-  bool enabled = false;
-  napi_get_value_bool(env, call.arg(0), &enabled);
-  g_trace_enabled = enabled;
-  return call.Undefined();
-}
-
-napi_value TakeTrace(napi_env env, napi_callback_info info) {
-  NativeCall call(env, info, "takeSyscallTrace");
-  std::vector<uint64_t> entries = TakeSyscallTrace();
-  napi_value array;
-  napi_create_array_with_length(env, entries.size(), &array);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    napi_value value;
-    napi_create_double(env, static_cast<double>(entries[i]), &value);
-    napi_set_element(env, array, static_cast<uint32_t>(i), value);
-  }
-  return array;
-}
+// This addon's syscall trace (its own copy of syscall.cc) is exported through the library's
+// callbacks (native_call.cc): bench/probe.mjs joins it to the library's.
 
 // unshareFd(fd): before the library closes it.
 napi_value UnshareFd(napi_env env, napi_callback_info info) {
@@ -194,8 +175,8 @@ napi_value SetSpaprTceLoop(napi_env env, napi_callback_info info) {
 const FunctionSpec kFunctions[] = {
     {"shareFd", ShareFd},
     {"unshareFd", UnshareFd},
-    {"setSyscallTrace", SetSyscallTrace},
-    {"takeSyscallTrace", TakeTrace},
+    {"setSyscallTrace", SetSyscallTraceCallback},
+    {"takeSyscallTrace", TakeSyscallTraceCallback},
     {"probeFionread", ProbeFionread},
     {"twinCheckExtension", TwinCheckExtension},
     {"twinHasDeviceAttr", TwinHasDeviceAttr},

@@ -277,7 +277,7 @@ export class SpaprMachine implements Disposable {
       delivered += result.exits;
       for (const [reason, count] of Object.entries(result.exitsByReason)) exitsByReason[reason] = (exitsByReason[reason] ?? 0n) + count;
     }
-    const kernelExits = this.#vcpus.reduce((sum, vcpu) => sum + BigInt(vcpu.stats().sum_exits as bigint ?? 0n), 0n);
+    const kernelExits = this.#vcpus.reduce((sum, vcpu) => sum + ((vcpu.stats().sum_exits as bigint | undefined) ?? 0n), 0n);
     const names = (counts: ReadonlyMap<unknown, number>, name: (key: never) => string) => Object.fromEntries([...counts].map(([key, count]) => [name(key as never), count]));
     return {
       poweredOff: this.#poweredOff,

@@ -72,6 +72,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
       [machine({ memorySize: 64n * MiB }), MachineConfigError, /64 MiB of memory is too little/],
       [machine({ commandLine: 'x'.repeat(2048) }), MachineConfigError, /command line is 2048 bytes: Linux on POWER takes at most 2047/],
       [machine({ cpus: 0 }), MachineConfigError, /--cpus must be 1\.\.64/],
+      [machine({ irqchip: 'xive' }), MachineConfigError, /--irqchip must be kernel, user or auto, not xive/],
     ];
     for (const [fn, type, message] of cases) {
       const { error, syscalls } = traceSyscalls(fn);

@@ -33,6 +33,8 @@ const HAS = 'KVM_HAS_DEVICE_ATTR';
 const GROUP_ADD = 'KVM_DEV_VFIO_GROUP_ADD';
 const GROUP_DEL = 'KVM_DEV_VFIO_GROUP_DEL';
 const SET_SPAPR_TCE = 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE';
+/** SET_SPAPR_TCE with a table the library knows belongs to this VM. */
+export const SET_SPAPR_TCE_OWN_TABLE = `${SET_SPAPR_TCE} (table of this VM)`;
 const TCE_64 = 'KVM_CREATE_SPAPR_TCE_64';
 const TCE_32 = 'KVM_CREATE_SPAPR_TCE';
 
@@ -104,6 +106,7 @@ const kvmVfioRows: HintRow[] = [
   row(SET, SET_SPAPR_TCE, 'EBADF', 'the group fd or the table fd is not open (the group fd is checked first)', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce), ${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
   row(SET, SET_SPAPR_TCE, 'ENOENT', 'the group fd was never added to this KVM-VFIO device (call addGroup first)', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce)`),
   row(SET, SET_SPAPR_TCE, 'EINVAL', 'no compatible DMA window, or the table fd is not a TCE table of this VM: the group\'s container needs a window with IOMMU page size <= the table\'s page size, the same bus offset and at least the table\'s size (v2: createWindow; v1: enable, then the first map/unmap creates the default window)', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
+  row(SET, SET_SPAPR_TCE_OWN_TABLE, 'EINVAL', 'no compatible DMA window (the table is this VM\'s, so that is the cause): the group\'s container needs a window with IOMMU page size <= the table\'s page size, the same bus offset and at least the table\'s size (v2: createWindow; v1: enable, then the first map/unmap creates the default window)', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group: the window checks)`),
   row(SET, SET_SPAPR_TCE, 'EIO', 'the added file has no IOMMU group (a VFIO device cdev fd): link group fds only', `${KVM_VFIO} (kvm_vfio_file_set_spapr_tce: vfio_file_iommu_group)`),
   row(SET, SET_SPAPR_TCE, 'ENOTTY', 'an existing link between this table and group was being torn down at the same moment: retry', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),
   row(SET, SET_SPAPR_TCE, 'ENOMEM', 'the kernel could not allocate the link', `${BOOK3S_VIO} (kvm_spapr_tce_attach_iommu_group)`),

@@ -7,6 +7,7 @@ import { KvmDevice } from './device.js';
 import { syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native } from './native.js';
+import { SET_SPAPR_TCE_OWN_TABLE } from './hints.js';
 import { SpaprTceTable } from './spapr-tce-table.js';
 import { readFileSync } from 'node:fs';
 import { checkInteger, invalidArgType } from './validate.js';
@@ -145,11 +146,29 @@ export class KvmVfioDevice extends KvmDevice {
    */
   setSpaprTce(group: GroupRef, table: TableRef): void {
     const fd = this.fdFor('setSpaprTce');
-    const result = native.setSpaprTce(fd, groupFd(group, 'setSpaprTce'), tableFd(table, 'setSpaprTce'));
-    if (result < 0) throw this.vfioAttrError(result, KvmVfioAttr.GROUP_SET_SPAPR_TCE, 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE', `${describe(group)}, ${describe(table)}`);
+    const fdOfGroup = groupFd(group, 'setSpaprTce');
+    const fdOfTable = tableFd(table, 'setSpaprTce');
+    this.refuseForeignTable(table);
+    const result = native.setSpaprTce(fd, fdOfGroup, fdOfTable);
+    if (result < 0) {
+      const narrower = table instanceof SpaprTceTable ? [SET_SPAPR_TCE_OWN_TABLE] : [];
+      throw this.vfioAttrError(result, KvmVfioAttr.GROUP_SET_SPAPR_TCE, 'KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE', `${describe(group)}, ${describe(table)}`, narrower);
+    }
     const tables = this.#links.get(group);
     if (tables === undefined) this.#links.set(group, new Set([table]));
     else tables.add(table);
+  }
+
+  /**
+   * The kernel links only tables of this device's VM (book3s_64_vio.c kvm_spapr_tce_attach_iommu_group
+   * looks the fd up in kvm->arch.spapr_tce_tables, EINVAL otherwise); a table this library made on
+   * another VM is refused before the syscall. An fd number cannot be checked: the kernel answers.
+   */
+  private refuseForeignTable(table: TableRef): void {
+    if (!(table instanceof SpaprTceTable) || table.vm === this.vm) return;
+    throw usageError('ERR_KVM_FOREIGN_TABLE', this.target,
+      `setSpaprTce() refused: ${table.target} belongs to ${table.vm.target}, not to this device's ${this.vm.target}; ` +
+      'the kernel links only TCE tables of the same VM (it would return EINVAL): create the table on this VM');
   }
 
   /** Groups added but never linked: removing them, or closing this device, makes POWER 6.x kernels WARN once. */
@@ -180,11 +199,11 @@ export class KvmVfioDevice extends KvmDevice {
     return [...(this.#links.get(group) ?? [])].filter((table) => !(table instanceof FdObject && table.closed));
   }
 
-  private vfioAttrError(result: number, attr: number, attrName: string, what: string): Error {
+  private vfioAttrError(result: number, attr: number, attrName: string, what: string, narrower: readonly string[] = []): Error {
     return syscallError(result, {
       syscall: 'ioctl',
       request: 'KVM_SET_DEVICE_ATTR',
-      qualifiers: [attrName, 'kvm-vfio'],
+      qualifiers: [...narrower, attrName, 'kvm-vfio'],
       target: this.target,
       args: `group ${KvmVfioAttr.GROUP}, attr ${attr}: ${what}`,
     });

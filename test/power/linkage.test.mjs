@@ -277,7 +277,7 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
     device.setSpaprTce(group, table);
   }));
 
-  it('EINVAL for a table fd that is not a TCE table, and for a table without a matching DMA window (kvm_spapr_tce_attach_iommu_group)', () => scoped((use) => {
+  it('EINVAL for a table fd that is not a TCE table, and for a table without a matching DMA window (kvm_spapr_tce_attach_iommu_group); a table of another VM refused before the syscall', () => scoped((use) => {
     const vm = vmScope(use);
     const device = use(vm.createVfioDevice());
     const { container, group } = groupWithoutWindow(use);
@@ -289,7 +289,9 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
       closeSync(devNull);
     }
     const table = use(vm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
-    expectKvmError(() => device.setSpaprTce(group, table), { code: 'EINVAL', hint: 'no compatible DMA window' });
+    const noWindow = expectKvmError(() => device.setSpaprTce(group, table), { code: 'EINVAL', hint: 'no compatible DMA window' });
+    assert.ok(noWindow.hint.includes('the table is this VM\'s'), `one cause for a table of this VM: ${noWindow.hint}`);
+    assert.ok(!noWindow.hint.includes('not a TCE table'), noWindow.hint);
     container.createWindow({ pageShift: 12, windowSize: GIB });
     device.setSpaprTce(group, table);
     device.setSpaprTce(group, table); // a repeat only takes another reference
@@ -297,7 +299,10 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
     device.setSpaprTce(group, table64k); // a 64K table on the 4K window is compatible
     const otherVm = vmScope(use);
     const foreign = use(otherVm.createSpaprTceTable({ liobn: LIOBN, size: GIB >> 12n }));
-    expectKvmError(() => device.setSpaprTce(group, foreign), { code: 'EINVAL' });
+    const { error, syscalls } = traceSyscalls(() => device.setSpaprTce(group, foreign));
+    assert.equal(error?.code, 'ERR_KVM_FOREIGN_TABLE', String(error));
+    assert.match(error.hint, /belongs to .*not to this device's/);
+    assert.deepEqual(syscalls, [], 'a table of another VM is refused before the syscall (the kernel would say EINVAL)');
   }));
 });
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs one command inside the emulated POWER host (ppc64le Linux under qemu-system-ppc64 with nested kvm-hv
-# and two vfio-pci test devices), with the repository at /project as its working directory.
+# and its vfio-pci test devices), with the repository at /project as its working directory.
 #
 # Usage: scripts/power-host/run.sh [--timeout SECONDS] -- COMMAND [ARGS...]
 #   e.g. scripts/power-host/run.sh -- node test/power/run.mjs
 #
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
-#              POWER_HOST_EXTRA_GROUPS  extra single-device VFIO groups 4, 5, ... (default 0)
+#              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)
 #
 # Runs provision.sh first (a no-op when everything is cached). Streams the guest console while it runs.
 # Results land in .cache/power-host/results/: output.log (the command's stdout+stderr), exit-code,
@@ -75,7 +75,8 @@ prepare_results() {
 
 # The VFIO test devices, one IOMMU group per PHB (see config.sh): group 1 pci-testdev, group 2 edu,
 # group 3 a pci-testdev that shares its PHB with a virtio-rng device bound to virtio-pci (so group 3
-# is NOT viable), then POWER_HOST_EXTRA_GROUPS more pci-testdev groups (4, 5, ...) for scaling runs.
+# is NOT viable), then POWER_HOST_EXTRA_GROUPS more pci-testdev groups (4, 5, ...): by default one, so the
+# suite links three viable groups on three PHBs of one VM; the scaling bench asks for more.
 vfio_test_devices() {
   printf '%s\n' \
     -device spapr-pci-host-bridge,index=1,id=phb1 -device pci-testdev,bus=phb1.0 \
@@ -83,7 +84,7 @@ vfio_test_devices() {
     -device spapr-pci-host-bridge,index=3,id=phb3 -device pci-testdev,bus=phb3.0,addr=1.0 \
     -device virtio-rng-pci,bus=phb3.0,addr=2.0
   local index
-  for ((index = 4; index < 4 + ${POWER_HOST_EXTRA_GROUPS:-0}; index++)); do
+  for ((index = 4; index < 4 + ${POWER_HOST_EXTRA_GROUPS:-1}; index++)); do
     printf '%s\n' -device "spapr-pci-host-bridge,index=$index,id=phb$index" -device "pci-testdev,bus=phb$index.0"
   done
 }

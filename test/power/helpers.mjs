@@ -10,6 +10,7 @@ export const DEVICE_TESTDEV = '0001:00:00.0';
 export const DEVICE_EDU = '0002:00:00.0';
 export const GROUP_UNVIABLE = 3; // pci-testdev (vfio-pci) + virtio-rng (virtio-pci) on one PHB
 export const DEVICE_UNVIABLE_HOST = '0003:00:02.0'; // the virtio-rng device, bound to virtio-pci
+export const GROUP_THIRD = 4; // pci-testdev at 0004:00:00.0, alone on PHB 4 (POWER_HOST_EXTRA_GROUPS, default 1)
 
 /** TAINT_WARN (bit 9) of /proc/sys/kernel/tainted: set once the kernel hit a WARN. */
 export const TAINT_WARN = 1 << 9;

@@ -1,5 +1,5 @@
 // The LIOBN ↔ IOMMU-group linkage against the real 6.12 kernel: attachIommuGroup's happy paths
-// (v2 and v1), detach and re-attach, several groups and LIOBNs on one KVM-VFIO device, the
+// (v2 and v1), detach and re-attach, two and three groups on separate PHBs of one VM, several LIOBNs, the
 // SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback.
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readlinkSync } from 'node:fs';
@@ -8,8 +8,9 @@ import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
   attachIommuGroup, pageSize, probeLinkage, resourceStats, traceSyscalls,
 } from '../../dist/index.js';
+import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
-import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
+import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
 
 /** Open fds with what each one is: a changed or missing entry names the file. */
 function fdTargets() {
@@ -216,6 +217,35 @@ describe('two groups on different PHBs of one VM (issue: a second group on the s
     assert.deepEqual([first.liobn, second.liobn], [0x8000_0001n, 0x8000_0002n]);
     assert.equal(first.closed, false);
     assert.equal(second.window.windowSize, 1n << 30n);
+  }));
+});
+
+describe('three groups on three PHBs of one VM, each with its own LIOBN', () => {
+  const PUTS = 64; // H_PUT_TCE per LIOBN
+  const DATA = 0x100000n; // guest-physical address the first TCE of the first LIOBN points at
+  /** The TCE the guest writes for IO page k of linkage i: its own 1 MiB of guest memory, read/write. */
+  const tceOf = (i, k) => (DATA + BigInt(i) * 0x10_0000n + BigInt(k) * 0x1000n) | 3n;
+
+  it(`groups 1, 2 and 4 link to LIOBNs 0x80000010..12; ${PUTS} H_PUT_TCE on each are handled in-kernel and land in that LIOBN's table only`, () => scoped(async (use) => {
+    const kvm = use(Kvm.open());
+    const vm = use(kvm.createVm());
+    const memory = use(GuestMemory.allocate(64n << 20n));
+    const guest = TceGuest.create(vm, memory);
+    use(guest.vcpu);
+    const linkages = [GROUP_TESTDEV, GROUP_EDU, GROUP_THIRD].map((group, i) =>
+      use(attachIommuGroup(vm, { group, liobn: 0x8000_0010n + BigInt(i), windowSize: GIB, memory })));
+    const device = vm.createVfioDevice();
+    assert.deepEqual(device.groups, linkages.map((linkage) => linkage.group));
+    for (const linkage of linkages) assert.deepEqual(device.linkedTables(linkage.group), [linkage.table]);
+    for (const [i, linkage] of linkages.entries()) {
+      const report = await guest.runLoop({ hcall: 0x20n, liobn: linkage.liobn, iterations: PUTS, tce: tceOf(i, 0) });
+      assert.deepEqual([report.hypercalls, report.userExits, report.failed], [PUTS, 0, 0], `LIOBN 0x${linkage.liobn.toString(16)}`);
+    }
+    for (const [i, linkage] of linkages.entries()) {
+      const entries = linkage.table.entries();
+      for (let k = 0; k < PUTS; k += 1) assert.equal(entries[k], tceOf(i, k), `LIOBN 0x${linkage.liobn.toString(16)} TCE ${k}`);
+      assert.equal(entries.slice(PUTS).some((tce) => tce !== 0n), false, 'no TCE beyond those written');
+    }
   }));
 });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npx kvm-vfio-spapr doctor [--json]: what this host offers for in-kernel TCE acceleration.
 // Exit code 0 whether or not acceleration is available; 2 only when the doctor itself fails.
+import type { GroupWindowProbe } from './probe-windows.js';
 import { type ProbeReport, probe, verdictLine } from './probe.js';
 
 const USAGE = 'usage: kvm-vfio-spapr doctor [--json]';
@@ -11,6 +12,12 @@ function json(report: ProbeReport): string {
 
 function yesNo(value: boolean | undefined): string {
   return value === undefined ? '?' : value ? 'yes' : 'no';
+}
+
+function windowLine(window: GroupWindowProbe): string {
+  if (!window.creatable) return `no: ${window.limit}`;
+  const largest = `${window.largestWindowSize! >> 30n} GiB`;
+  return `yes, ${window.limit ? '' : 'at least '}${largest} with ${2 ** (window.pageShift! - 10)} KiB pages at 0x${window.startAddr!.toString(16)}${window.limit ? ` (${window.limit})` : ''}`;
 }
 
 function table(report: ProbeReport): string {
@@ -54,6 +61,7 @@ function table(report: ProbeReport): string {
   for (const group of report.vfio.groups) {
     const devices = group.devices.map((d) => `${d.name} (${d.driver ?? 'no driver'})`).join(', ');
     row(`group ${group.number}`, `${group.devNode ? `/dev/vfio/${group.number}` : 'no /dev/vfio node'}, ${group.viable ? 'viable' : 'NOT viable'}: ${devices}`);
+    if (group.dmaWindow) row('  new DMA window', windowLine(group.dmaWindow));
   }
   if (report.memlock) row('RLIMIT_MEMLOCK (soft / hard)', `${report.memlock.soft} / ${report.memlock.hard}`);
   for (const warning of report.verdict.warnings) lines.push(`warning: ${warning}`);

@@ -21,6 +21,7 @@ export { Kvm, capabilityName, type CreateVmOptions } from './kvm.js';
 export { KvmVfioDevice, type GroupRef, type TableRef } from './kvm-vfio-device.js';
 export { ADDON_OVERRIDE_ENV, addonCandidates } from './native.js';
 export { TceHypercall, probe, verdictLine, type HypercallSupport, type ProbeGroup, type ProbeOptions, type ProbeReport, type VmmSupport } from './probe.js';
+export type { GroupWindowProbe } from './probe-windows.js';
 export { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
 export { headerConstants, requestNumbers } from './tables.js';
 export {

@@ -7,6 +7,7 @@ import { Kvm, capabilityName } from './kvm.js';
 import { VfioContainer } from './vfio-container.js';
 import { checkOptions, checkString, invalidArgType } from './validate.js';
 import { type IommuGroupDevice, iommuGroupDevices } from './vfio-group.js';
+import { type GroupWindowProbe, probeGroupWindow } from './probe-windows.js';
 import type { Vm } from './vm.js';
 
 /** The sPAPR TCE hypercalls (PAPR numbers). */
@@ -43,6 +44,8 @@ export interface ProbeGroup {
   devices: IommuGroupDevice[];
   /** No device is bound to a driver other than vfio-pci. */
   viable: boolean;
+  /** New DMA windows for this group (viable groups with a /dev/vfio node, when the container offers v2). */
+  dmaWindow?: GroupWindowProbe;
 }
 
 /** What {@link probe} found. Optional parts are absent when an earlier step failed (e.g. no /dev/kvm). */
@@ -306,9 +309,18 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
   for (const group of usable.filter((g) => !canOpenReadWrite(`/dev/vfio/${g.number}`))) {
     report.verdict.warnings.push(`group ${group.number} cannot be opened by this process: ${accessAdvice(`/dev/vfio/${group.number}`, 'the VFIO group')}`);
   }
+  if (entry.spaprTceV2) probeWindows(report, usable.filter((g) => canOpenReadWrite(`/dev/vfio/${g.number}`)), vfioPath);
   for (const group of report.vfio.groups.filter((g) => g.devNode && !g.viable)) {
     const blockers = group.devices.filter((d) => d.driver && d.driver !== 'vfio-pci').map((d) => `${d.name} (${d.driver})`);
     report.verdict.warnings.push(`group ${group.number} is not viable: ${blockers.join(', ')} not bound to vfio-pci`);
+  }
+}
+
+function probeWindows(report: ProbeReport, groups: ProbeGroup[], vfioPath: string): void {
+  for (const group of groups) {
+    group.dmaWindow = probeGroupWindow(group.number, vfioPath);
+    const tried = group.dmaWindow.pageShift !== undefined;
+    if (tried && !group.dmaWindow.creatable) report.verdict.warnings.push(`group ${group.number}: no new DMA window (${group.dmaWindow.limit}); attachIommuGroup with iommu 'v1' uses the default window instead`);
   }
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { probe, verdictLine } from '../../dist/index.js';
-import { GROUP_EDU, GROUP_TESTDEV, GROUP_UNVIABLE } from './helpers.mjs';
+import { GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './helpers.mjs';
 
 describe('doctor on the emulated POWER host', () => {
   it('probe() reports acceleration available, the KVM-VFIO attribute and per-hypercall support', () => {
@@ -27,6 +27,19 @@ describe('doctor on the emulated POWER host', () => {
     assert.ok(report.verdict.warnings.some((w) => w.includes(`group ${GROUP_UNVIABLE} is not viable`)));
   });
 
+  it('probe() creates a new DMA window for each viable group and says how big; the unviable group is not tried', () => {
+    const report = probe();
+    const groups = Object.fromEntries(report.vfio.groups.map((g) => [g.number, g]));
+    for (const number of [GROUP_TESTDEV, GROUP_EDU, GROUP_THIRD]) {
+      const window = groups[number].dmaWindow;
+      assert.equal(window.creatable, true, `group ${number}: ${window.limit}`);
+      // QEMU's sPAPR PHB offers 4K, 64K and 16M IOMMU pages and places the dynamic window at its
+      // dma64 window address, 2^59 (hw/ppc/spapr_pci.c); both sizes tried (1 and 4 GiB) work.
+      assert.deepEqual([window.pageShift, window.largestWindowSize, window.startAddr, window.limit], [16, 4n << 30n, 1n << 59n, undefined]);
+    }
+    assert.equal(groups[GROUP_UNVIABLE].dmaWindow, undefined);
+  });
+
   it('probe().vmm: a nested kvm-hv offers radix guests only (4 and 64 KiB pages), the in-kernel XICS but no XIVE', () => {
     const { vmm } = probe();
     assert.deepEqual(vmm, { radixPageShifts: [12, 16], hashGuests: false, xics: true, xive: false, interruptController: 'kernel-xics' });
@@ -38,6 +51,7 @@ describe('doctor on the emulated POWER host', () => {
     assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);
     assert.match(table.stdout, /interrupt controller\s+in the kernel \(XICS\)/);
     assert.match(table.stdout, /radix MMU page sizes\s+4 KiB, 64 KiB/);
+    assert.match(table.stdout, /new DMA window\s+yes, at least 4 GiB with 64 KiB pages at 0x800000000000000/);
     const json = spawnSync(process.execPath, ['dist/cli.js', 'doctor', '--json'], { encoding: 'utf8' });
     assert.equal(json.status, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).verdict.available, true);

@@ -42,6 +42,19 @@ function row(request: string, qualifier: string, code: string, hint: string, sou
   return { request, qualifier, code, hint, source };
 }
 
+const PSERIES_IOMMU = 'arch/powerpc/platforms/pseries/iommu.c';
+// Seen on the emulated POWER host (6.12, QEMU pseries): group 3's virtio-rng, probed by virtio-pci at
+// boot, asked for a DDW with 16 MiB IOMMU pages, firmware answered -3, and from then on iommu.c
+// refused every window on that PHB, the default one included (v1 and v2 alike).
+const FAILED_DDW =
+  'On a pseries host (a partition, as the emulated POWER host is) windows come from firmware: spapr_tce_create_table ' +
+  'asks ibm,query-pe-dma-window / ibm,create-pe-dma-window for the group\'s PE and returns ENODEV when the PHB offers ' +
+  'none — no free window, DDW off on that PHB, or the PHB is in the kernel\'s failed-DDW list ("in failed DDW device ' +
+  'list" in dmesg): once a host driver\'s DDW request on that PHB failed (e.g. a device of the group was probed by ' +
+  'virtio-pci at boot), iommu.c refuses every later window there, the default 32-bit one too, so neither v1 nor v2 ' +
+  'can work until the host reboots with every device of the group bound to vfio-pci before another driver probes it ' +
+  '(vfio-pci.ids= or driver_override at boot). On bare metal (PowerNV) the host driver makes windows from the PHB\'s own tables';
+
 const OUR_STRUCT_BUG =
   'the kernel could not read or write the struct this library passed: that is a bug in kvm-vfio-spapr, please report it';
 
@@ -159,7 +172,7 @@ const vfioRows: HintRow[] = [
   row('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', '', 'ENOTTY', 'memory registration exists only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENXIO', 'no group is attached to this container', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'EINVAL', 'the page shift is not one of spaprInfo().ddw.pageShifts, the window size is zero or too large, or the levels are not supported', `${SPAPR_TCE} (tce_iommu_create_window)`),
-  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENODEV', 'the platform gave this group no new DMA window. On a pseries host (the host is itself a partition, as the emulated POWER host is) the window comes from firmware: spapr_tce_create_table asks ibm,query-pe-dma-window / ibm,create-pe-dma-window for the group\'s PE and returns ENODEV when the PHB offers none: dynamic DMA windows off on that PHB, no free window, or — what the emulated POWER host shows for group 3 — the PHB is in the kernel\'s failed-DDW list ("in failed DDW device list" in dmesg): once a DDW attempt on a PHB failed (here when virtio-pci probed the group\'s other device at boot) iommu.c refuses every later window on it until reboot. Use the group\'s default 32-bit window, or a PHB with DDW; on bare metal (PowerNV) the host driver makes the window itself', 'arch/powerpc/platforms/pseries/iommu.c (spapr_tce_create_table), drivers/vfio/vfio_iommu_spapr_tce.c (tce_iommu_create_window)'),
+  row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENODEV', `the platform gave this group no new DMA window. ${FAILED_DDW}`, `${PSERIES_IOMMU} (spapr_tce_create_table), ${SPAPR_TCE} (tce_iommu_create_window)`),
   row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENOSPC', 'no free DMA window slot (spaprInfo().ddw.maxDynamicWindows are in use, counting the default window): remove one first', `${SPAPR_TCE} (tce_iommu_create_window)`),
   row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'EPERM', 'this platform cannot create DMA windows', `${SPAPR_TCE} (tce_iommu_create_window)`),
   row('VFIO_IOMMU_SPAPR_TCE_CREATE', '', 'ENOTTY', 'DMA windows are created only on SPAPR_TCE_v2 containers', `${SPAPR_TCE} (tce_iommu_ioctl)`),
@@ -172,9 +185,11 @@ const vfioRows: HintRow[] = [
   row('VFIO_IOMMU_MAP_DMA', '', 'EINVAL', 'the IOVA or size is not aligned to the IOMMU page size, or falls outside the DMA window', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_MAP_DMA', '', 'EPERM', 'the container is not enabled (enable() first)', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_MAP_DMA', '', 'EBUSY', 'this IOVA is already mapped', `${SPAPR_TCE} (tce_iommu_build)`),
+  row('VFIO_IOMMU_MAP_DMA', '', 'ENODEV', `the container had no window yet and the platform could not create the default one (the first map or unmap creates it). ${FAILED_DDW}`, `${SPAPR_TCE} (tce_iommu_create_default_window), ${PSERIES_IOMMU} (spapr_tce_create_table)`),
   row('VFIO_IOMMU_MAP_DMA', '', 'ENXIO', 'no DMA window covers this IOVA', `${SPAPR_TCE} (tce_iommu_find_table)`),
   row('VFIO_IOMMU_UNMAP_DMA', '', 'EINVAL', 'the IOVA or size is not aligned to the IOMMU page size, or falls outside the DMA window', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_UNMAP_DMA', '', 'EPERM', 'the container is not enabled (enable() first)', `${SPAPR_TCE} (tce_iommu_ioctl)`),
+  row('VFIO_IOMMU_UNMAP_DMA', '', 'ENODEV', `the container had no window yet and the platform could not create the default one (the first map or unmap creates it). ${FAILED_DDW}`, `${SPAPR_TCE} (tce_iommu_create_default_window), ${PSERIES_IOMMU} (spapr_tce_create_table)`),
   row('VFIO_IOMMU_UNMAP_DMA', '', 'ENXIO', 'no DMA window covers this IOVA', `${SPAPR_TCE} (tce_iommu_find_table)`),
   row('VFIO_EEH_PE_OP', '', 'EINVAL', 'unknown EEH operation or the PE refused it', 'arch/powerpc/kernel/eeh.c (vfio_spapr_iommu_eeh_ioctl)'),
   row('VFIO_EEH_PE_OP', '', 'ENODEV', 'this container\'s group has no EEH PE (EEH is not available on this platform)', 'drivers/vfio/vfio_spapr_eeh.c'),

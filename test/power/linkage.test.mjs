@@ -2,11 +2,11 @@
 // (v2 and v1), detach and re-attach, two and three groups on separate PHBs of one VM, several LIOBNs, the
 // SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback.
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
-  attachIommuGroup, pageSize, probeLinkage, resourceStats, traceSyscalls,
+  attachIommuGroup, pageSize, probe, probeLinkage, resourceStats, traceSyscalls,
 } from '../../dist/index.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
@@ -247,6 +247,37 @@ describe('three groups on three PHBs of one VM, each with its own LIOBN', () => 
       assert.equal(entries.slice(PUTS).some((tce) => tce !== 0n), false, 'no TCE beyond those written');
     }
   }));
+});
+
+describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its virtio-rng is unbound)', () => {
+  /** Runs `fn` with group 3 viable: its virtio-rng unbound from virtio-pci, and bound again after. */
+  function withGroup3Viable(fn) {
+    writeFileSync(`/sys/bus/pci/devices/${DEVICE_UNVIABLE_HOST}/driver/unbind`, DEVICE_UNVIABLE_HOST);
+    try {
+      return fn();
+    } finally {
+      writeFileSync('/sys/bus/pci/drivers/virtio-pci/bind', DEVICE_UNVIABLE_HOST);
+    }
+  }
+
+  it('v2 and v1 both fail at the DMA window step with ENODEV, each hint naming the failed-DDW list and the fix; probe() says no window; nothing leaks', () => scoped((use) => withGroup3Viable(() => {
+    const vm = vmScope(use);
+    const memory = guestMemory(use);
+    const fdsBefore = openFdCount();
+    const first = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: 0x8000_0001n, windowSize: GIB, memory }));
+    const v2 = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_UNVIABLE, liobn: 0x8000_0002n, windowSize: GIB, memory }),
+      { code: 'ENODEV', request: 'VFIO_IOMMU_SPAPR_TCE_CREATE', step: AttachStep.DMA_WINDOW, hint: 'failed-DDW list' });
+    assert.match(v2.hint, /neither v1 nor v2 can work until the host reboots/);
+    expectKvmError(() => attachIommuGroup(vm, { group: GROUP_UNVIABLE, liobn: 0x8000_0003n, windowSize: GIB, iommu: 'v1' }),
+      { code: 'ENODEV', request: 'VFIO_IOMMU_UNMAP_DMA', step: AttachStep.DMA_WINDOW, hint: 'could not create the default one' });
+    const group3 = probe().vfio.groups.find((g) => g.number === GROUP_UNVIABLE);
+    assert.equal(group3.viable, true);
+    assert.equal(group3.dmaWindow.creatable, false);
+    assert.match(group3.dmaWindow.limit, /^a 1 GiB window failed with ENODEV/);
+    assert.equal(first.closed, false, 'the first linkage stays intact');
+    first.close();
+    assert.equal(openFdCount(), fdsBefore, 'the failed attaches left no fd, and closing the first released everything it made');
+  })));
 });
 
 describe('a group whose container is already v1', () => {

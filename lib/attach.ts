@@ -18,13 +18,28 @@ export interface AttachOptions {
   group: number | string | VfioGroup;
   /** The logical IO bus number the guest uses in H_PUT_TCE. */
   liobn: bigint;
-  /** Size of the LIOBN's DMA window in bytes. */
+  /**
+   * Size of the LIOBN's DMA window in bytes. v2 creates a window this size; on the emulated pseries
+   * host (QEMU 7.2, Linux 6.12) 1 GiB to 64 GiB windows were created (`doctor` tries 1 and 4 GiB per
+   * group). v1 has only the default 32-bit window (1 GiB at 0 there), so it must fit inside it.
+   */
   windowSize: bigint;
-  /** IOMMU page shift of the table (12 = 4 KiB ... 34). Default 12. */
+  /**
+   * IOMMU page shift of the table (12 = 4 KiB ... 34). Default 12. The window gets the largest page
+   * size the platform offers that is not larger (`container.spaprInfo().ddw.pageShifts`: 12, 16, 21,
+   * 24 on QEMU pseries); v1's default window has 4 KiB pages.
+   */
   pageShift?: number;
-  /** First bus address of the window in bytes. Default 0. */
+  /**
+   * First bus address of the window in bytes. Default 0. The platform places v2 windows itself: on
+   * QEMU pseries a 4 KiB-page window at 0 (in place of the default one), a 64 KiB-page window at 2^59;
+   * a mismatch fails with ERR_VFIO_WINDOW_PLACEMENT, naming the busOffset to use.
+   */
   busOffset?: bigint;
-  /** The container's IOMMU: 'v2' (default; needed for in-kernel H_PUT_TCE) or 'v1'. */
+  /**
+   * The container's IOMMU: 'v2' (default; needed for in-kernel H_PUT_TCE) or 'v1'. A group whose PHB
+   * gives no window (ENODEV at step 'DMA window': the pseries failed-DDW list) fails with both.
+   */
   iommu?: 'v2' | 'v1';
   /**
    * v2: guest memory to register with the container (VFIO_IOMMU_SPAPR_REGISTER_MEMORY). Without

@@ -2,7 +2,7 @@
 // RTAS blob in it, one run loop per vCPU, and the hypercalls and RTAS calls Linux makes while it
 // boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
 // reaches this file.
-import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
+import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
 import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
 import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, buildDeviceTree } from './device-tree.js';
 import type { KernelImage } from './kernel-image.js';
@@ -46,6 +46,11 @@ export interface BootReport {
   irqchip: 'kernel' | 'user';
   /** Milliseconds from the VM's creation to the marker's first appearance on the console. */
   markerMilliseconds?: number;
+  /**
+   * Where exits were answered: 'vcpu-thread' (runSync: KVM_RUN and the handlers on one Worker
+   * thread, the fastest path) or 'event-loop' (run(): each exit hops to the JavaScript thread).
+   */
+  exitPath: 'vcpu-thread' | 'event-loop';
 }
 
 /** Input the machine cannot boot with; thrown before any VM exists. */
@@ -122,6 +127,7 @@ export class SpaprMachine implements Disposable {
   #poweredOff = false;
   #poweredOffAt = 0;
   #markerAt: number | undefined;
+  #exitPath: BootReport['exitPath'] = 'event-loop';
 
   private constructor(options: MachineOptions, layout: ReturnType<typeof planLayout>) {
     this.#layout = layout;
@@ -241,19 +247,34 @@ export class SpaprMachine implements Disposable {
     for (const vcpu of this.#vcpus) vcpu.stop();
   }
 
+  #handlersOf(id: number) {
+    return {
+      hypercall: (call: HypercallExit) => {
+        this.#current = id;
+        const answer = this.#hcalls.dispatch(call.nr, call.args);
+        return this.#poweredOff ? 'stop' as const : answer;
+      },
+      exit: () => 'stop' as const,
+    };
+  }
+
   #startRun(id: number): void {
+    if (this.#exitPath === 'vcpu-thread') throw new MachineConfigError('start-cpu on a machine run with runOnThisThread(): give it one vCPU, or use run()');
     this.#started.add(id);
-    const vcpu = this.#vcpus[id]!;
-    this.#runs.push(
-      vcpu.run({
-        hypercall: (call) => {
-          this.#current = id;
-          const answer = this.#hcalls.dispatch(call.nr, call.args);
-          return this.#poweredOff ? 'stop' : answer;
-        },
-        exit: () => 'stop',
-      }),
-    );
+    this.#runs.push(this.#vcpus[id]!.run(this.#handlersOf(id)));
+  }
+
+  /**
+   * The fastest exit path: runs the only vCPU with vcpu.runSync() on this thread (call it in a
+   * Worker), each exit answered here without a thread hop; returns when the guest powers off or
+   * another thread calls Vcpu.kick(stopFlag). One vCPU only: this thread cannot run a second.
+   */
+  runOnThisThread(stopFlag?: Int32Array): BootReport {
+    if (this.#vcpus.length !== 1) throw new MachineConfigError(`runOnThisThread() runs one vCPU, this machine has ${this.#vcpus.length}: use run()`);
+    this.#exitPath = 'vcpu-thread';
+    this.#started.add(0);
+    const result = this.#vcpus[0]!.runSync(this.#handlersOf(0), stopFlag ? { stopFlag } : {});
+    return this.#report([result]);
   }
 
   /** Runs the guest until it powers off (or `timeoutMs` passes); resolves with the report. */
@@ -287,6 +308,7 @@ export class SpaprMachine implements Disposable {
       rtasCalls: names(this.#rtas.counts, (name: string) => name),
       exitsInKernel: kernelExits > delivered ? kernelExits - delivered : 0n,
       irqchip: this.#kernelXics ? 'kernel' : 'user',
+      exitPath: this.#exitPath,
       ...(this.#markerAt === undefined ? {} : { markerMilliseconds: this.#markerAt - this.#createdAt }),
     };
   }

@@ -2,17 +2,23 @@
 // The reference pseries VMM: boots a Linux kernel with an initramfs as a KVM guest, console on
 // stdio, and exits with the guest's power-off.
 //   node dist/examples/spapr-vmm/main.js --kernel vmlinux --initrd initrd.cpio [--memory 512]
-//        [--cmdline '...'] [--cpus 1] [--irqchip auto] [--timeout 300] [--report report.json]
+//        [--cmdline '...'] [--cpus 1] [--irqchip auto] [--exit-path vcpu-thread|event-loop]
+//        [--timeout 300] [--report report.json]
+// --exit-path vcpu-thread (the default with one vCPU) runs the machine in a Worker whose vCPU
+// answers its exits on its own thread (vcpu.runSync); event-loop (the default with several) uses run().
 // Exit status: 0 the guest powered off; 1 it did not (timeout, a failed KVM_RUN); 2 bad input.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { Vcpu } from 'kvm-vfio-spapr';
 import { KernelImageError, parseKernelImage } from './kernel-image.js';
-import { type BootReport, MachineConfigError, SpaprMachine } from './machine.js';
+import { type BootReport, MachineConfigError, type MachineOptions, SpaprMachine, planLayout } from './machine.js';
+import type { VcpuThreadData } from './vcpu-thread.js';
 
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
 
 function usage(message: string): never {
-  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
+  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--exit-path vcpu-thread|event-loop] [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -38,17 +44,40 @@ function summary(report: BootReport): string {
   const hcalls = Object.entries(report.hypercalls).sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join(', ');
   return [
     `spapr-vmm: ${report.poweredOff ? 'guest powered off' : 'guest did not power off'} after ${(report.milliseconds / 1000).toFixed(2)} s (interrupt controller: ${report.irqchip === 'kernel' ? 'in the kernel' : 'in JavaScript'})${report.markerMilliseconds === undefined ? '' : `; marker after ${(report.markerMilliseconds / 1000).toFixed(2)} s`}`,
-    `spapr-vmm: exits to user space: ${reasons || 'none'}; handled in the kernel: ${report.exitsInKernel}`,
+    `spapr-vmm: exits to user space: ${reasons || 'none'} (answered on ${report.exitPath === 'vcpu-thread' ? 'the vCPU\'s thread' : 'the event loop'}); handled in the kernel: ${report.exitsInKernel}`,
     `spapr-vmm: hypercalls: ${hcalls}`,
     `spapr-vmm: rtas: ${Object.entries(report.rtasCalls).map(([name, count]) => `${name} ${count}`).join(', ')}`,
   ].join('\n');
+}
+
+type Options = Omit<MachineOptions, 'kernel' | 'initrd' | 'output'>;
+
+/** run() on this thread: each exit hops from its vCPU's KVM_RUN thread to the event loop. */
+async function runOnEventLoop(kernelFile: Buffer, kernelPath: string, initrd: Buffer, options: Options, timeoutMs: number): Promise<BootReport> {
+  const kernel = parseKernelImage(kernelFile, kernelPath);
+  using machine = SpaprMachine.create({ ...options, kernel, initrd, output: (bytes) => process.stdout.write(bytes) });
+  return machine.run(timeoutMs);
+}
+
+/** The machine in a Worker whose only vCPU answers its exits on its own thread; the timer kicks it. */
+function runOnVcpuThread(kernelFile: Buffer, kernelPath: string, initrd: Buffer, options: Options, timeoutMs: number): Promise<BootReport> {
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const workerData: VcpuThreadData = { kernelFile, kernelPath, initrd, options, stopFlag };
+  const worker = new Worker(new URL('./vcpu-thread.js', import.meta.url), { workerData });
+  const timer = setTimeout(() => Vcpu.kick(stopFlag), timeoutMs);
+  return new Promise<BootReport>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the vCPU thread exited (${code}) without a report`)));
+  }).finally(() => clearTimeout(timer));
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       kernel: { type: 'string' }, initrd: { type: 'string' }, memory: { type: 'string' }, cmdline: { type: 'string' },
-      cpus: { type: 'string' }, marker: { type: 'string' }, irqchip: { type: 'string' }, timeout: { type: 'string' }, report: { type: 'string' },
+      cpus: { type: 'string' }, marker: { type: 'string' }, irqchip: { type: 'string' }, 'exit-path': { type: 'string' },
+      timeout: { type: 'string' }, report: { type: 'string' },
     },
     strict: true,
   });
@@ -56,19 +85,22 @@ async function main(): Promise<number> {
   const initrd = readInput(values.initrd, 'initrd');
   const memoryMiB = positive(values.memory, 'memory', 512);
   const timeoutSeconds = positive(values.timeout, 'timeout', 300);
-  let machine: SpaprMachine;
+  const cpus = positive(values.cpus, 'cpus', 1);
+  const exitPath = values['exit-path'] ?? (cpus === 1 ? 'vcpu-thread' : 'event-loop');
+  if (exitPath !== 'vcpu-thread' && exitPath !== 'event-loop') usage(`--exit-path must be vcpu-thread or event-loop, not '${exitPath}'`);
+  if (exitPath === 'vcpu-thread' && cpus !== 1) usage('--exit-path vcpu-thread runs one vCPU on its thread: use --cpus 1, or --exit-path event-loop');
+  const options: Options = {
+    memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
+    cpus, irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}),
+  };
   try {
-    const kernel = parseKernelImage(kernelFile, values.kernel);
-    machine = SpaprMachine.create({
-      kernel, initrd, memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
-      cpus: positive(values.cpus, 'cpus', 1), irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}), output: (bytes) => process.stdout.write(bytes),
-    });
+    planLayout({ ...options, kernel: parseKernelImage(kernelFile, values.kernel), initrd }); // bad input: exit 2 before any VM exists
   } catch (error) {
     if (error instanceof KernelImageError || error instanceof MachineConfigError) usage(error.message);
     throw error;
   }
-  using vmm = machine;
-  const report = await vmm.run(timeoutSeconds * 1000);
+  const run = exitPath === 'vcpu-thread' ? runOnVcpuThread : runOnEventLoop;
+  const report = await run(kernelFile, values.kernel!, initrd, options, timeoutSeconds * 1000);
   process.stderr.write(`\n${summary(report)}\n`);
   if (values.report) writeFileSync(values.report, JSON.stringify(report, (_, value) => (typeof value === 'bigint' ? Number(value) : value), 2));
   return report.poweredOff ? 0 : 1;

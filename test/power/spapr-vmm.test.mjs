@@ -82,7 +82,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     }
   });
 
-  it('from the command line, with the in-kernel XICS (KVM_CAP_IRQ_XICS): the marker, exit status 0, and no XICS hypercall reaches user space', () => {
+  it('from the command line, with the in-kernel XICS (KVM_CAP_IRQ_XICS), exits answered on the vCPU\'s own thread: the marker, exit status 0, and no XICS hypercall reaches user space', () => {
     const initrdPath = '/tmp/spapr-vmm-initrd.cpio';
     writeFileSync(initrdPath, inputs().initrd);
     const reportPath = '/tmp/spapr-vmm-report.json';
@@ -92,12 +92,17 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     assert.match(result.stderr, /guest powered off after [\d.]+ s \(interrupt controller: in the kernel\)/);
     const report = JSON.parse(readFileSync(reportPath, 'utf8'));
     assert.equal(report.irqchip, 'kernel');
+    assert.equal(report.exitPath, 'vcpu-thread', 'one vCPU: the fastest exit path (runSync in a Worker) by default');
+    assert.match(result.stderr, /answered on the vCPU's thread/);
     for (const name of ['H_CPPR', 'H_XIRR', 'H_EOI', 'H_IPI']) assert.equal(report.hypercalls[name], undefined, `${name} was answered in the kernel`);
   });
 
-  it('the command line says what is wrong and exits 2 for a missing initramfs', () => {
+  it('the command line says what is wrong and exits 2 for a missing initramfs, and for two vCPUs on one thread', () => {
     const result = spawnSync(process.execPath, ['dist/examples/spapr-vmm/main.js', '--kernel', KERNEL_PATH, '--initrd', '/nonexistent.cpio'], { encoding: 'utf8' });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /--initrd \/nonexistent\.cpio cannot be read: ENOENT/);
+    const twoOnOneThread = spawnSync(process.execPath, ['dist/examples/spapr-vmm/main.js', '--kernel', KERNEL_PATH, '--initrd', KERNEL_PATH, '--cpus', '2', '--exit-path', 'vcpu-thread'], { encoding: 'utf8' });
+    assert.equal(twoOnOneThread.status, 2, twoOnOneThread.stderr);
+    assert.match(twoOnOneThread.stderr, /--exit-path vcpu-thread runs one vCPU on its thread/);
   });
 });

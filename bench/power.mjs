@@ -115,26 +115,51 @@ if (summary.exitRatioJsOverC !== null) {
 writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary }, null, 2)}\n`);
 
 // The boot: the reference VMM (examples/spapr-vmm) boots Debian's kernel to the initramfs marker,
-// once with the XICS in JavaScript and once with the kernel's.
+// with the XICS in JavaScript and with the kernel's, each on both exit paths: run() (exits hop to
+// the event loop) and runSync() in a Worker (main.ts's default with one vCPU).
 const { readFileSync } = await import('node:fs');
 const { release } = await import('node:os');
+const { Worker } = await import('node:worker_threads');
+const { Vcpu } = await import('../dist/index.js');
 const { SpaprMachine } = await import('../dist/examples/spapr-vmm/machine.js');
 const { parseKernelImage } = await import('../dist/examples/spapr-vmm/kernel-image.js');
 const { USERSPACE_MARKER, markerInitramfs } = await import('../dist/examples/spapr-vmm/initramfs.js');
-const kernel = parseKernelImage(readFileSync(`.cache/power-host/kernel/boot/vmlinux-${release()}`));
+const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+const kernelFile = readFileSync(kernelPath);
+const kernel = parseKernelImage(kernelFile);
 const initrd = markerInitramfs(readFileSync('.cache/power-host/busybox/bin/busybox'));
-const boots = [];
-for (const irqchip of ['user', 'kernel']) {
-  const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n << 20n, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip, marker: USERSPACE_MARKER, output: () => {} });
+const bootOptions = (irqchip) => ({ memorySize: 512n << 20n, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip, marker: USERSPACE_MARKER });
+
+async function bootOnEventLoop(irqchip) {
+  const machine = SpaprMachine.create({ ...bootOptions(irqchip), kernel, initrd, output: () => {} });
   try {
-    const report = await machine.run(300_000);
-    if (!report.poweredOff || report.markerMilliseconds === undefined) throw new Error(`boot with the ${irqchip} XICS did not reach the marker and power off`);
-    boots.push({ irqchip, markerSeconds: report.markerMilliseconds / 1000, powerOffSeconds: report.milliseconds / 1000, exitsToUserSpace: Number(Object.values(report.exitsByReason).reduce((a, b) => a + b, 0n)), exitsInKernel: Number(report.exitsInKernel), hypercalls: report.hypercalls });
+    return await machine.run(300_000);
   } finally {
     machine.close();
   }
 }
+
+function bootOnVcpuThread(irqchip) {
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(new URL('../dist/examples/spapr-vmm/vcpu-thread.js', import.meta.url), {
+    workerData: { kernelFile, kernelPath, initrd, options: bootOptions(irqchip), stopFlag, quiet: true },
+  });
+  const timer = setTimeout(() => Vcpu.kick(stopFlag), 300_000);
+  return new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  }).finally(() => clearTimeout(timer));
+}
+
+const boots = [];
+for (const irqchip of ['user', 'kernel']) {
+  for (const [exitPath, boot] of [['event-loop', bootOnEventLoop], ['vcpu-thread', bootOnVcpuThread]]) {
+    const report = await boot(irqchip);
+    if (!report.poweredOff || report.markerMilliseconds === undefined) throw new Error(`boot with the ${irqchip} XICS on the ${exitPath} path did not reach the marker and power off`);
+    boots.push({ irqchip, exitPath, markerSeconds: report.markerMilliseconds / 1000, powerOffSeconds: report.milliseconds / 1000, exitsToUserSpace: Number(Object.values(report.exitsByReason).reduce((a, b) => a + b, 0n)), exitsInKernel: Number(report.exitsInKernel), hypercalls: report.hypercalls });
+  }
+}
 for (const boot of boots) {
-  console.log(`boot (XICS ${boot.irqchip === 'user' ? 'in JavaScript' : 'in the kernel'}): VM creation to marker ${boot.markerSeconds.toFixed(2)} s, to power-off ${boot.powerOffSeconds.toFixed(2)} s; exits to user space ${boot.exitsToUserSpace}, handled in the kernel ${boot.exitsInKernel}`);
+  console.log(`boot (XICS ${boot.irqchip === 'user' ? 'in JavaScript' : 'in the kernel'}, exits on ${boot.exitPath === 'vcpu-thread' ? 'the vCPU thread (runSync)' : 'the event loop (run)'}): VM creation to marker ${boot.markerSeconds.toFixed(2)} s, to power-off ${boot.powerOffSeconds.toFixed(2)} s; exits to user space ${boot.exitsToUserSpace}, handled in the kernel ${boot.exitsInKernel}`);
 }
 writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary, boots }, null, 2)}\n`);

@@ -81,6 +81,7 @@ int AnswerFromRegisters(Napi::Env env, LoopState* state) {
   ++state->register_hypercalls;
   state->registers[0] = run->papr_hcall.nr;
   std::memcpy(state->registers + 1, run->papr_hcall.args, sizeof(run->papr_hcall.args));
+  Napi::HandleScope scope(env);  // one per exit: a run lasts as long as the guest, its handles must not pile up
   napi_value receiver;
   napi_value result;
   napi_get_undefined(env, &receiver);
@@ -114,6 +115,7 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
       }
       continue;
     }
+    Napi::HandleScope scope(env);  // the exit object and the answer die with this exit, not with the run
     ExitInfo exit;
     CaptureExit(state->run, &exit);
     Napi::Value answer_value = handler.Call({ExitEvent(env, exit)});

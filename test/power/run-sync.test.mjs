@@ -31,6 +31,15 @@ describe('vcpu.runSync() in a Worker', () => {
     assert.deepEqual(result, { outcome: 'handler', hypercalls: 300, r4Sum: String(7 * 300), counted: '301', byReason: '301' });
   });
 
+  it('a long run keeps no exit object alive: the heap after GC does not grow with the exits (one handle scope per exit)', async () => {
+    const hypercalls = 5000;
+    const result = await inWorker({ mode: 'heap', hypercalls });
+    assert.equal(result.outcome, 'handler');
+    assert.equal(result.seen, hypercalls);
+    // Kept alive, 4,790 exit objects (each with its 9 BigInt arguments) would be well over 1 MiB.
+    assert.ok(result.growth < 256 * 1024, `the heap grew ${result.growth} bytes over 4,790 exits`);
+  });
+
   for (const [mode, what] of [['forever', 'whose guest keeps exiting'], ['spin', 'whose guest never exits (inside KVM_RUN: the signal gets it out)']]) {
     it(`Vcpu.kick(stopFlag) from the main thread ends a run ${what}`, async () => {
       const stopFlag = new Int32Array(new SharedArrayBuffer(8)); // [0] the stop flag, [1] set by the worker just before runSync()

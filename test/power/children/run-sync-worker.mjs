@@ -1,6 +1,9 @@
 // test/power/run-sync.test.mjs's Worker: a TceGuest run with vcpu.runSync().
-//   mode 'loop': the hypercall loop to DONE; 'forever': every hypercall is answered, DONE included, until
-//   kicked; 'spin': a guest branching to itself, inside KVM_RUN until kicked.
+//   mode 'loop': the hypercall loop to DONE; 'heap': the same with exit objects, the heap measured
+//   after GC early and late; 'forever': every hypercall is answered, DONE included, until kicked;
+//   'spin': a guest branching to itself, inside KVM_RUN until kicked.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory, Kvm } from '../../../dist/index.js';
 import { DONE, ENTRY, MSR_LE_REAL_MODE, Reg, loopRegisters } from '../../../dist/examples/l2-program.js';
@@ -27,6 +30,25 @@ if (workerData.mode === 'loop') {
   });
   const gpr = guest.vcpu.getRegs().gpr;
   message = { outcome: run.outcome, hypercalls: Number(gpr[Reg.DONE_COUNT]), r4Sum: String(gpr[Reg.R4_SUM]), counted: String(run.hypercalls), byReason: String(run.exitsByReason.PAPR_HCALL) };
+} else if (workerData.mode === 'heap') {
+  // Exit objects through the hypercall handler: the heap after GC, early in the run and near its end.
+  const heap = [];
+  setFlagsFromString('--expose-gc'); // a Worker cannot take --expose-gc in execArgv; a new context then has gc()
+  const gc = runInNewContext('gc');
+  guest.vcpu.setRegs({ pc: ENTRY, msr: MSR_LE_REAL_MODE, gpr: loopRegisters({ ...loop, iterations: workerData.hypercalls }) });
+  let seen = 0;
+  const run = guest.vcpu.runSync({
+    hypercall: (call) => {
+      if (call.nr === DONE) return 'stop';
+      seen += 1;
+      if (seen === 200 || seen === workerData.hypercalls - 10) {
+        gc();
+        heap.push(process.memoryUsage().heapUsed);
+      }
+      return { ret: 0n };
+    },
+  });
+  message = { outcome: run.outcome, seen, growth: heap[1] - heap[0] };
 } else if (workerData.mode === 'spin') {
   new DataView(memory.buffer).setUint32(0x20000, 0x48000000, true); // b . : never exits (MSR_EE is off)
   guest.vcpu.setRegs({ pc: 0x20000n, msr: MSR_LE_REAL_MODE });

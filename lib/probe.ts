@@ -216,6 +216,12 @@ function capabilityTable(ask: (cap: number) => number): Record<string, number> {
   return Object.fromEntries(PROBED_CAPS.map((cap) => [capabilityName(cap), ask(cap)]));
 }
 
+// Seen on the emulated POWER host (6.12, nested kvm-hv): an L2 guest's H_PUT_TCE_INDIRECT gets
+// H_FUNCTION without any exit to user space (test/power/user-tce.test.mjs).
+const INDIRECT_ADVICE =
+  'advertise "hcall-multi-tce" in ibm,hypertas-functions only if your VMM answers it (TceHypercalls) and it reaches user space; ' +
+  'on a nested kvm-hv (a pseries partition) the guest gets H_FUNCTION without an exit, so leave it out there and the guest uses H_PUT_TCE';
+
 /** Which TCE hypercalls the kernel handles itself, found out on a scratch VM. */
 function probeHypercalls(vm: Vm, caps: Record<string, number>): HypercallSupport[] {
   const tables = (caps.KVM_CAP_SPAPR_TCE ?? 0) > 0;
@@ -287,7 +293,7 @@ function probeVm(report: ProbeReport, vm: Vm): void {
   report.hypercalls = probeHypercalls(vm, caps);
   report.vmm = probeVmmSupport(vm, caps);
   for (const call of report.hypercalls.filter((h) => !h.inKernel && (h.name === 'H_PUT_TCE_INDIRECT' || h.name === 'H_STUFF_TCE'))) {
-    report.verdict.warnings.push(`${call.name} is handled in user space on this kernel (${call.how})`);
+    report.verdict.warnings.push(`${call.name} is not handled in-kernel on this kernel (${call.how}): ${call.name === 'H_PUT_TCE_INDIRECT' ? INDIRECT_ADVICE : 'answer it in user space (kvm-vfio-spapr/spapr TceHypercalls)'}`);
   }
 }
 

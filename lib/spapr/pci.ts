@@ -12,7 +12,9 @@ import { type RtasHandler, RtasStatus } from './rtas.js';
 
 /** What a PHB needs of a PCI function: its config space and its BAR sizes. */
 export interface PciFunction {
+  /** Reads `width` (1, 2 or 4) bytes of config space at `offset`. */
   readConfig(offset: number, width: number): number;
+  /** Writes them. */
   writeConfig(offset: number, width: number, value: number): void;
   /** Size of BAR `index` (0..5) in bytes; 0 when the function has none there. */
   barSize(index: number): bigint;
@@ -29,10 +31,13 @@ export function vfioPciFunction(device: VfioDevice): PciFunction {
 
 /** One BAR as the PHB assigned it. */
 export interface AssignedBar {
+  /** The BAR number, 0..5. */
   index: number;
   /** 'mem32' or 'mem64' (I/O BARs are left unassigned). */
   kind: 'mem32' | 'mem64';
+  /** Prefetchable memory. */
   prefetchable: boolean;
+  /** Size in bytes. */
   size: bigint;
   /** Bus address (what the BAR register holds). */
   busAddress: bigint;
@@ -83,12 +88,17 @@ interface Slot {
 
 /** One PHB with the functions on its bus 0. */
 export class SpaprPhb {
+  /** The PHB's index. */
   readonly index: number;
+  /** Its bus unit id: what the guest passes to the RTAS config calls (and the node's reg). */
   readonly buid: bigint;
+  /** The LIOBN of its DMA window. */
   readonly liobn: bigint;
+  /** The DMA window's size in bytes. */
   readonly dmaWindowSize: bigint;
-  /** Guest-physical start of the 32-bit window (bus MEM32_BUS) and of the 64-bit window (bus = guest-physical). */
+  /** Guest-physical start of the 32-bit window (bus address 0x80000000). */
   readonly mem32Base: bigint;
+  /** Guest-physical start of the 64-bit window (bus address = guest-physical address). */
   readonly mem64Base: bigint;
   readonly #slots = new Map<number, Slot>();
   #next32: bigint;
@@ -209,12 +219,14 @@ function alignUp(value: bigint, alignment: bigint): bigint {
 export class SpaprPciBridges {
   readonly #phbs = new Map<bigint, SpaprPhb>();
 
+  /** Adds a PHB; the RTAS calls find it by its BUID. */
   add(phb: SpaprPhb): this {
     if (!(phb instanceof SpaprPhb)) throw invalidArgType('phb', 'a SpaprPhb', phb);
     this.#phbs.set(phb.buid, phb);
     return this;
   }
 
+  /** The PHBs added. */
   get phbs(): readonly SpaprPhb[] {
     return [...this.#phbs.values()];
   }

@@ -10,8 +10,9 @@ import { HcallReturn, type HypercallAnswer } from '../vcpu.js';
 import type { VfioContainer } from '../vfio-container.js';
 import { H, type HcallTable } from './hcalls.js';
 
-/** TCE permission bits (Linux arch/powerpc/include/asm/tce.h): the device may read / write memory. */
+/** TCE permission bit (Linux arch/powerpc/include/asm/tce.h): the device may read the page. */
 export const TCE_PCI_READ = 1n;
+/** TCE permission bit: the device may write the page. */
 export const TCE_PCI_WRITE = 2n;
 const TCE_PERMISSIONS = TCE_PCI_READ | TCE_PCI_WRITE;
 /** H_PUT_TCE_INDIRECT takes at most one 4 KiB page of TCEs (book3s_64_vio.c). */
@@ -20,7 +21,9 @@ const LIST_PAGE = 0x1000n;
 
 /** A piece of guest RAM: where it sits in guest-physical space. */
 export interface GuestRamSlot {
+  /** Where the slot starts in guest-physical space. */
   guestPhysAddr: bigint;
+  /** The memory behind it. */
   memory: GuestMemory;
 }
 
@@ -46,8 +49,11 @@ export interface UserTceTableOptions {
 
 /** What the IOMMU does with one bus address, from the guest's TCE. */
 export interface TceTranslation {
+  /** The guest-physical address the bus address maps to. */
   guestPhysAddr: bigint;
+  /** The device may read it. */
   read: boolean;
+  /** The device may write it. */
   write: boolean;
 }
 
@@ -57,18 +63,34 @@ function ramSlots(ram: UserTceTableOptions['ram']): readonly GuestRamSlot[] {
   return slots;
 }
 
+/** What a UserTceTable did through its container. */
+export interface TceStats {
+  /** VFIO_IOMMU_MAP_DMA calls that succeeded. */
+  maps: number;
+  /** VFIO_IOMMU_UNMAP_DMA calls that succeeded. */
+  unmaps: number;
+  /** Mappings VFIO refused (the guest got H_HARDWARE). */
+  failures: number;
+  /** The last refusal. */
+  lastError: Error | undefined;
+}
+
 /** One LIOBN's TCE table, kept in JavaScript. */
 export class UserTceTable {
+  /** The LIOBN. */
   readonly liobn: bigint;
+  /** IOMMU page shift. */
   readonly pageShift: number;
+  /** First bus address of the window. */
   readonly busOffset: bigint;
+  /** Size of the window in bytes. */
   readonly windowSize: bigint;
   readonly #pageSize: bigint;
   readonly #entries: BigUint64Array;
   readonly #ram: readonly GuestRamSlot[];
   readonly #container: VfioContainer | undefined;
   /** VFIO mappings made and removed, and the last one that failed. */
-  readonly stats = { maps: 0, unmaps: 0, failures: 0, lastError: undefined as Error | undefined };
+  readonly stats: TceStats = { maps: 0, unmaps: 0, failures: 0, lastError: undefined };
 
   constructor(options: UserTceTableOptions) {
     this.liobn = checkBigU64('options.liobn', options?.liobn);

@@ -1,7 +1,7 @@
 // The pseries device tree this VMM hands the kernel in r3. No Open Firmware runs, so it must already
 // say what client-architecture-support (CAS) would have agreed: radix MMU with guest tlbie, the XICS
 // interrupt controller (Linux arch/powerpc/kernel/prom.c early_check_vec5; QEMU hw/ppc/spapr.c).
-import { FdtWriter, Rtas, type Xics, rtasNode } from 'kvm-vfio-spapr/spapr';
+import { FdtWriter, Rtas, type SpaprPhb, type Xics, rtasNode } from 'kvm-vfio-spapr/spapr';
 
 /** Where things sit in guest memory, and what the tree describes. */
 export interface MachineLayout {
@@ -88,7 +88,7 @@ function vdeviceNode(writer: FdtWriter): void {
 }
 
 /** The flattened device tree for this machine. */
-export function buildDeviceTree(layout: MachineLayout, rtas: Rtas, xics: Xics): Uint8Array {
+export function buildDeviceTree(layout: MachineLayout, rtas: Rtas, xics: Xics, phbs: readonly SpaprPhb[] = []): Uint8Array {
   const size = layout.memorySize;
   const writer = new FdtWriter().reserve(layout.rtasBase, layout.rtasSize);
   writer.beginNode('')
@@ -101,9 +101,11 @@ export function buildDeviceTree(layout: MachineLayout, rtas: Rtas, xics: Xics): 
   cpusNode(writer, layout);
   writer.beginNode('rtas');
   rtasNode(writer, rtas, layout.rtasBase);
-  writer.string('ibm,hypertas-functions', ...HYPERTAS).endNode();
+  // hcall-tce: the guest's IOMMU code maps DMA with H_PUT_TCE (never H_PUT_TCE_INDIRECT: no hcall-multi-tce).
+  writer.string('ibm,hypertas-functions', ...HYPERTAS, ...(phbs.length > 0 ? ['hcall-tce'] : [])).endNode();
   vdeviceNode(writer);
   xics.deviceTreeNode(writer, XICS_PHANDLE);
+  for (const phb of phbs) phb.deviceTreeNode(writer);
   writer.endNode();
   return writer.finish({ bootCpuId: 0 });
 }

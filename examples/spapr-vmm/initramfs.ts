@@ -53,10 +53,17 @@ export const CPUS_LINE = 'SPAPR-VMM: cpus online';
 /** Numbered lines /init prints before the marker, so a test can check the console keeps their order. */
 export const CONSOLE_LINES = 40;
 
-/** A busybox initramfs whose /init prints {@link CONSOLE_LINES} numbered lines and {@link USERSPACE_MARKER}, then powers off through RTAS. */
+/** /init prints one line per PCI function the guest found: this, then vendor, device and address. */
+export const PCI_LINE = 'SPAPR-VMM: pci';
+
+/**
+ * A busybox initramfs whose /init prints {@link CONSOLE_LINES} numbered lines, a {@link PCI_LINE}
+ * per PCI function in /sys/bus/pci/devices and {@link USERSPACE_MARKER}, then powers off through RTAS.
+ */
 export function markerInitramfs(busybox: Uint8Array): Uint8Array {
   const lines = Array.from({ length: CONSOLE_LINES }, (_, i) => `/bin/busybox echo "console line ${i + 1} of ${CONSOLE_LINES}"`);
-  const init = ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', ...lines, `/bin/busybox echo "${CPUS_LINE} $(/bin/busybox nproc)"`, `/bin/busybox echo "${USERSPACE_MARKER}"`, '/bin/busybox poweroff -f', ''].join('\n');
+  const pci = `for d in /sys/bus/pci/devices/*; do [ -e "$d/vendor" ] && /bin/busybox echo "${PCI_LINE} $(/bin/busybox cat $d/vendor) $(/bin/busybox cat $d/device) \${d##*/}"; done`;
+  const init = ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', '/bin/busybox mount -t sysfs sysfs /sys', ...lines, pci, `/bin/busybox echo "${CPUS_LINE} $(/bin/busybox nproc)"`, `/bin/busybox echo "${USERSPACE_MARKER}"`, '/bin/busybox poweroff -f', ''].join('\n');
   return cpioArchive([
     { path: 'bin', mode: 0o040755 },
     { path: 'bin/busybox', mode: 0o100755, data: busybox },
@@ -64,6 +71,7 @@ export function markerInitramfs(busybox: Uint8Array): Uint8Array {
     { path: 'dev', mode: 0o040755 },
     { path: 'dev/console', mode: 0o020600, device: [5, 1] },
     { path: 'proc', mode: 0o040755 },
+    { path: 'sys', mode: 0o040755 },
     { path: 'init', mode: 0o100755, data: init },
   ]);
 }

@@ -2,8 +2,9 @@
 // RTAS blob in it, one run loop per vCPU, and the hypercalls and RTAS calls Linux makes while it
 // boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
 // reaches this file.
-import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
-import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
+import { Cap, DeviceType, GuestMemory, type Linkage, type VfioDevice, attachIommuGroup, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
+import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, SpaprPciBridges, SpaprPhb, Xics, standardRtasCalls, vfioPciFunction } from 'kvm-vfio-spapr/spapr';
+import { readlinkSync } from 'node:fs';
 import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, buildDeviceTree } from './device-tree.js';
 import type { KernelImage } from './kernel-image.js';
 
@@ -26,6 +27,12 @@ export interface MachineOptions {
   output(bytes: Uint8Array): void;
   /** Console text whose first appearance the report times (e.g. the initramfs's marker). */
   marker?: string;
+  /**
+   * PCI functions bound to vfio-pci (e.g. '0001:00:00.0') to pass through, each on a PHB of its
+   * own whose DMA window's LIOBN is linked to the function's IOMMU group (attachIommuGroup), so the
+   * guest's TCE hypercalls for it are handled in the kernel.
+   */
+  passthrough?: readonly string[];
 }
 
 /** How the guest's run went. */
@@ -51,6 +58,20 @@ export interface BootReport {
    * thread, the fastest path) or 'event-loop' (run(): each exit hops to the JavaScript thread).
    */
   exitPath: 'vcpu-thread' | 'event-loop';
+}
+
+/** LIOBNs of the PHBs' DMA windows: PHB n gets 0x80000000 + n. */
+const PHB_LIOBN_BASE = 0x8000_0000n;
+/** Each PHB's DMA window: 1 GiB from bus address 0, as QEMU's default 32-bit window. */
+const PHB_DMA_WINDOW = 1n << 30n;
+
+/** The IOMMU group of a PCI function, from sysfs. */
+function iommuGroupOf(address: string): number {
+  try {
+    return Number(readlinkSync(`/sys/bus/pci/devices/${address}/iommu_group`).split('/').pop());
+  } catch {
+    throw new MachineConfigError(`--vfio ${address}: no such PCI function with an IOMMU group (/sys/bus/pci/devices/${address}/iommu_group)`);
+  }
 }
 
 /** Input the machine cannot boot with; thrown before any VM exists. */
@@ -121,6 +142,8 @@ export class SpaprMachine implements Disposable {
   readonly #rtas: Rtas;
   readonly #xics: Xics;
   #kernelXics: KvmDevice | undefined;
+  readonly #pci = new SpaprPciBridges();
+  readonly #passedThrough: { linkage: Linkage; device: VfioDevice }[] = [];
   readonly #layout: ReturnType<typeof planLayout>;
   readonly #createdAt = performance.now();
   #current = 0; // the vCPU whose exit is being handled (one JavaScript thread: one at a time)
@@ -143,6 +166,7 @@ export class SpaprMachine implements Disposable {
       });
       if (wantsKernelXics(options.irqchip ?? 'auto', this.#vm)) this.#kernelXics = this.#vm.createDevice(DeviceType.XICS);
       for (let id = 0; id < options.cpus; id++) this.#vcpus.push(this.#createVcpu(id));
+      (options.passthrough ?? []).forEach((address, i) => this.#passThrough(address, i + 1));
       this.#installHypercalls(options);
       this.#load(options);
     } catch (error) {
@@ -164,6 +188,22 @@ export class SpaprMachine implements Disposable {
     return vcpu;
   }
 
+  /** Links the function's group to the LIOBN of a new PHB's DMA window, and puts the function on that PHB. */
+  #passThrough(address: string, index: number): void {
+    const liobn = PHB_LIOBN_BASE + BigInt(index);
+    const linkage = attachIommuGroup(this.#vm, { group: iommuGroupOf(address), liobn, windowSize: PHB_DMA_WINDOW, memory: this.#memory });
+    try {
+      const device = linkage.group.getDeviceFd(address);
+      this.#passedThrough.push({ linkage, device });
+      const phb = new SpaprPhb({ index, liobn, dmaWindowSize: PHB_DMA_WINDOW });
+      phb.attach(0, vfioPciFunction(device));
+      this.#pci.add(phb);
+    } catch (error) {
+      linkage.close();
+      throw error;
+    }
+  }
+
   #installHypercalls(options: MachineOptions): void {
     new HvTerminal({ write: this.#watchForMarker(options), termno: VTY_REG }).register(this.#hcalls);
     this.#hcalls.on(H.H_RTAS, (args) => this.#rtas.handle(args[0]!));
@@ -180,6 +220,7 @@ export class SpaprMachine implements Disposable {
         return [0];
       },
     };
+    if (this.#pci.phbs.length > 0) Object.assign(calls, this.#pci.rtasCalls());
     for (const [name, handler] of Object.entries(calls)) this.#rtas.define(name, handler);
     if (this.#kernelXics) this.#giveXicsCallsToKernel();
     else this.#xics.register(this.#hcalls, this.#rtas);
@@ -212,7 +253,7 @@ export class SpaprMachine implements Disposable {
     ram.set(options.initrd, Number(this.#layout.initrdStart));
     ram.set(Rtas.blob(), Number(this.#layout.rtasBase));
     const layout = { ...this.#layout, radixApEncodings: this.#vm.radixMmuInfo().apEncodings };
-    const fdt = buildDeviceTree(layout, this.#rtas, this.#xics);
+    const fdt = buildDeviceTree(layout, this.#rtas, this.#xics, this.#pci.phbs);
     if (BigInt(fdt.length) > FDT_ROOM) throw new MachineConfigError(`the device tree is ${fdt.length} bytes, more than the ${FDT_ROOM} reserved for it`);
     ram.set(fdt, Number(this.#layout.fdtAddress));
     this.#vcpus[0]!.setRegs({ pc: options.kernel.entry, msr: MSR_SF_ME_LE, gpr: [0n, 0n, 0n, this.#layout.fdtAddress, 0n, 0n] });
@@ -316,6 +357,10 @@ export class SpaprMachine implements Disposable {
   /** Closes every vCPU, the VM, its memory and /dev/kvm. Idempotent. */
   close(): void {
     for (const vcpu of this.#vcpus) vcpu.close();
+    for (const { linkage, device } of this.#passedThrough.splice(0)) {
+      device.close();
+      linkage.close();
+    }
     this.#kernelXics?.close();
     this.#vm?.close();
     this.#memory?.close();

@@ -3,7 +3,8 @@
 // stdio, and exits with the guest's power-off.
 //   node dist/examples/spapr-vmm/main.js --kernel vmlinux --initrd initrd.cpio [--memory 512]
 //        [--cmdline '...'] [--cpus 1] [--irqchip auto] [--exit-path vcpu-thread|event-loop]
-//        [--timeout 300] [--report report.json]
+//        [--vfio 0001:00:00.0]... [--timeout 300] [--report report.json]
+// --vfio passes a function bound to vfio-pci through, on a PHB of its own with its DMA linked in-kernel.
 // --exit-path vcpu-thread (the default with one vCPU) runs the machine in a Worker whose vCPU
 // answers its exits on its own thread (vcpu.runSync); event-loop (the default with several) uses run().
 // Exit status: 0 the guest powered off; 1 it did not (timeout, a failed KVM_RUN); 2 bad input.
@@ -18,7 +19,7 @@ import type { VcpuThreadData } from './vcpu-thread.js';
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
 
 function usage(message: string): never {
-  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--exit-path vcpu-thread|event-loop] [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
+  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--exit-path vcpu-thread|event-loop] [--vfio PCI-ADDRESS]... [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -77,7 +78,7 @@ async function main(): Promise<number> {
     options: {
       kernel: { type: 'string' }, initrd: { type: 'string' }, memory: { type: 'string' }, cmdline: { type: 'string' },
       cpus: { type: 'string' }, marker: { type: 'string' }, irqchip: { type: 'string' }, 'exit-path': { type: 'string' },
-      timeout: { type: 'string' }, report: { type: 'string' },
+      timeout: { type: 'string' }, report: { type: 'string' }, vfio: { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
   const options: Options = {
     memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
     cpus, irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}),
+    ...(values.vfio ? { passthrough: values.vfio } : {}),
   };
   try {
     planLayout({ ...options, kernel: parseKernelImage(kernelFile, values.kernel), initrd }); // bad input: exit 2 before any VM exists

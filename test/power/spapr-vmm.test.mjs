@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { describe, it } from 'node:test';
-import { resourceStats, traceSyscalls } from '../../dist/index.js';
-import { CONSOLE_LINES, CPUS_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
+import { VfioGroup, resourceStats, traceSyscalls } from '../../dist/index.js';
+import { DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
+import { CONSOLE_LINES, CPUS_LINE, PCI_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { KernelImageError, parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { MachineConfigError, SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
 
@@ -61,6 +62,25 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     assert.equal(resourceStats().mappings, before.mappings, 'guest memory and kvm_run are unmapped');
     assert.ok(openFdCount() <= before.fds, `${openFdCount()} fds open after the boot, ${before.fds} before`);
     assert.equal(vcpuThreads(), 0, 'the vCPU thread is joined');
+  });
+
+  it('passes pci-testdev (group 1) through on a PHB of its own: Linux finds it from the device tree and reads its config space through RTAS; the group is linked to the PHB\'s LIOBN', async (t) => {
+    const { kernel, initrd } = inputs();
+    const chunks = [];
+    const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, passthrough: [DEVICE_TESTDEV], output: (bytes) => chunks.push(Buffer.from(bytes)) });
+    let report;
+    try {
+      report = await machine.run(BOOT_TIMEOUT_MS);
+    } finally {
+      machine.close();
+    }
+    const console = Buffer.concat(chunks).toString('latin1');
+    t.diagnostic(`rtas ${JSON.stringify(report.rtasCalls)}; exits ${JSON.stringify(report.exitsByReason, (_, v) => (typeof v === 'bigint' ? Number(v) : v))}`);
+    assert.equal(report.poweredOff, true, console.slice(-3000));
+    assert.match(console, new RegExp(`${PCI_LINE} 0x1b36 0x0005 [0-9a-f]{4}:00:00\\.0`), `the guest lists pci-testdev:\n${console.slice(-3000)}`);
+    assert.ok(report.rtasCalls['ibm,read-pci-config'] > 0, 'config space read through RTAS');
+    const group = VfioGroup.open(GROUP_TESTDEV); // closing the machine detached and closed the group
+    group.close();
   });
 
   it('refuses bad input before any VM exists: not a kernel image, too little memory, a command line too long for the device tree', () => {

@@ -14,6 +14,12 @@ function yesNo(value: boolean | undefined): string {
   return value === undefined ? '?' : value ? 'yes' : 'no';
 }
 
+const TCE_PATHS: Record<ProbeReport['tcePath'], string> = {
+  'in-kernel': 'in the kernel (attachIommuGroup links the group to the LIOBN: no TCE hypercall exits)',
+  'user-space': 'user space (no linkage here: TceHypercalls answers every TCE hypercall and maps it with VFIO_IOMMU_MAP_DMA)',
+  none: 'none (no sPAPR VFIO container: no passthrough DMA on this host)',
+};
+
 function windowLine(window: GroupWindowProbe): string {
   if (!window.creatable) return `no: ${window.limit}`;
   const largest = `${window.largestWindowSize! >> 30n} GiB`;
@@ -64,6 +70,7 @@ function table(report: ProbeReport): string {
     if (group.dmaWindow) row('  new DMA window', windowLine(group.dmaWindow));
   }
   if (report.memlock) row('RLIMIT_MEMLOCK (soft / hard)', `${report.memlock.soft} / ${report.memlock.hard}`);
+  lines.push(`TCE path for a passed-through device: ${TCE_PATHS[report.tcePath]}`);
   for (const warning of report.verdict.warnings) lines.push(`warning: ${warning}`);
   lines.push(verdictLine(report));
   return lines.join('\n');

@@ -108,6 +108,12 @@ export interface ProbeReport {
     /** The hard limit. */
     hard: bigint | 'unlimited';
   };
+  /**
+   * Which path a passed-through device's TCE hypercalls would take on this host: 'in-kernel' (the
+   * linkage: attachIommuGroup), 'user-space' (no linkage, but a sPAPR VFIO container:
+   * kvm-vfio-spapr/spapr TceHypercalls maps each TCE with VFIO_IOMMU_MAP_DMA), or 'none'.
+   */
+  tcePath: 'in-kernel' | 'user-space' | 'none';
   /** The conclusion; {@link verdictLine} prints it as one line. */
   verdict: {
     /** In-kernel TCE acceleration can be used on this host. */
@@ -348,6 +354,7 @@ export function probe(options: ProbeOptions = {}): ProbeReport {
   const report: ProbeReport = {
     kvm: { path: kvmPath, open: false },
     vfio: { container: { path: vfioPath, open: false }, groups: [] },
+    tcePath: 'none',
     verdict: { available: false, reasons: [], warnings: [] },
   };
   probeKvm(report, kvmPath);
@@ -358,6 +365,8 @@ export function probe(options: ProbeOptions = {}): ProbeReport {
     report.verdict.warnings.push(`RLIMIT_MEMLOCK is ${memlock.soft} bytes: TCE tables and registered guest memory count against it (raise it, or run with CAP_IPC_LOCK)`);
   }
   report.verdict.available = report.verdict.reasons.length === 0;
+  const container = report.vfio.container;
+  report.tcePath = report.verdict.available ? 'in-kernel' : container.spaprTce || container.spaprTceV2 ? 'user-space' : 'none';
   if (report.verdict.available) {
     report.verdict.warnings.push('in-kernel H_PUT_TCE for a VFIO-linked LIOBN needs the guest memory registered with a SPAPR_TCE_v2 container (attachIommuGroup options.memory); without it every H_PUT_TCE exits to user space');
   }

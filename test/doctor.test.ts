@@ -24,6 +24,7 @@ describe('doctor on a machine without KVM or VFIO (paths that do not exist)', ()
     expect(report.kvm).toMatchObject({ path: '/nonexistent/kvm', open: false });
     expect(report.vfio.container.open).toBe(false);
     expect(report.vfio.groups).toEqual([]);
+    expect(report.tcePath).toBe('none');
     expect(report.verdict.reasons).toEqual([
       expect.stringMatching(/^\/nonexistent\/kvm cannot be used: ENOENT/),
       expect.stringMatching(/^\/nonexistent\/vfio\/vfio cannot be used: ENOENT/),

@@ -11,6 +11,7 @@ describe('doctor on the emulated POWER host', () => {
     const report = probe();
     assert.equal(report.verdict.available, true, report.verdict.reasons.join('; '));
     assert.equal(verdictLine(report), 'in-kernel TCE acceleration: available');
+    assert.equal(report.tcePath, 'in-kernel');
     assert.equal(report.kvm.apiVersion, 12);
     assert.equal(report.capabilities.vm.KVM_CAP_SPAPR_TCE_VFIO, 1);
     assert.deepEqual(report.kvmVfio, { device: true, setSpaprTce: true });
@@ -51,6 +52,7 @@ describe('doctor on the emulated POWER host', () => {
     assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);
     assert.match(table.stdout, /interrupt controller\s+in the kernel \(XICS\)/);
     assert.match(table.stdout, /radix MMU page sizes\s+4 KiB, 64 KiB/);
+    assert.match(table.stdout, /^TCE path for a passed-through device: in the kernel/m);
     assert.match(table.stdout, /new DMA window\s+yes, at least 4 GiB with 64 KiB pages at 0x800000000000000/);
     const json = spawnSync(process.execPath, ['dist/cli.js', 'doctor', '--json'], { encoding: 'utf8' });
     assert.equal(json.status, 0, json.stderr);

@@ -119,8 +119,7 @@ writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summa
 // the event loop) and runSync() in a Worker (main.ts's default with one vCPU).
 const { readFileSync } = await import('node:fs');
 const { release } = await import('node:os');
-const { Worker } = await import('node:worker_threads');
-const { Vcpu } = await import('../dist/index.js');
+const { bootOnVcpuThread: bootVmmOnVcpuThread } = await import('../dist/examples/spapr-vmm/run-on-vcpu-thread.js');
 const { SpaprMachine } = await import('../dist/examples/spapr-vmm/machine.js');
 const { parseKernelImage } = await import('../dist/examples/spapr-vmm/kernel-image.js');
 const { USERSPACE_MARKER, markerInitramfs } = await import('../dist/examples/spapr-vmm/initramfs.js');
@@ -139,17 +138,7 @@ async function bootOnEventLoop(irqchip) {
   }
 }
 
-function bootOnVcpuThread(irqchip) {
-  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(new URL('../dist/examples/spapr-vmm/vcpu-thread.js', import.meta.url), {
-    workerData: { kernelFile, kernelPath, initrd, options: bootOptions(irqchip), stopFlag, quiet: true },
-  });
-  const timer = setTimeout(() => Vcpu.kick(stopFlag), 300_000);
-  return new Promise((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  }).finally(() => clearTimeout(timer));
-}
+const bootOnVcpuThread = (irqchip) => bootVmmOnVcpuThread({ kernelFile, kernelPath, initrd, options: bootOptions(irqchip), quiet: true }, 300_000);
 
 const boots = [];
 for (const irqchip of ['user', 'kernel']) {

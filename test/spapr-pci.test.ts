@@ -51,6 +51,8 @@ describe('SpaprPhb', () => {
     expect(fn.config.getUint32(0x14, true)).toBe(0x1);
     expect(() => phb.attach(0, testFunction())).toThrow(expect.objectContaining({ code: 'ERR_PCI_DEVFN_TAKEN' }));
     expect(() => new SpaprPhb({ index: 0, liobn: 1n, dmaWindowSize: 1n << 30n })).toThrow(RangeError);
+    const twoGiB32 = { ...testFunction(), barSize: (index: number) => (index === 0 ? 1n << 31n : 0n) };
+    expect(() => phb.attach(0x10, twoGiB32)).toThrow(expect.objectContaining({ code: 'ERR_PCI_WINDOW_FULL' })); // the 4 KiB BAR holds the window's start
   });
 
   it('answers ibm,read-pci-config / ibm,write-pci-config by BUID and config address (extended registers in bits 28-31); bad sizes, misaligned or absent functions: -1', () => {

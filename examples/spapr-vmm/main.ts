@@ -10,11 +10,9 @@
 // Exit status: 0 the guest powered off; 1 it did not (timeout, a failed KVM_RUN); 2 bad input.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
-import { Vcpu } from 'kvm-vfio-spapr';
 import { KernelImageError, parseKernelImage } from './kernel-image.js';
 import { type BootReport, MachineConfigError, type MachineOptions, SpaprMachine, planLayout } from './machine.js';
-import type { VcpuThreadData } from './vcpu-thread.js';
+import { bootOnVcpuThread } from './run-on-vcpu-thread.js';
 
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
 
@@ -60,19 +58,6 @@ async function runOnEventLoop(kernelFile: Buffer, kernelPath: string, initrd: Bu
   return machine.run(timeoutMs);
 }
 
-/** The machine in a Worker whose only vCPU answers its exits on its own thread; the timer kicks it. */
-function runOnVcpuThread(kernelFile: Buffer, kernelPath: string, initrd: Buffer, options: Options, timeoutMs: number): Promise<BootReport> {
-  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-  const workerData: VcpuThreadData = { kernelFile, kernelPath, initrd, options, stopFlag };
-  const worker = new Worker(new URL('./vcpu-thread.js', import.meta.url), { workerData });
-  const timer = setTimeout(() => Vcpu.kick(stopFlag), timeoutMs);
-  return new Promise<BootReport>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the vCPU thread exited (${code}) without a report`)));
-  }).finally(() => clearTimeout(timer));
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -101,8 +86,10 @@ async function main(): Promise<number> {
     if (error instanceof KernelImageError || error instanceof MachineConfigError) usage(error.message);
     throw error;
   }
-  const run = exitPath === 'vcpu-thread' ? runOnVcpuThread : runOnEventLoop;
-  const report = await run(kernelFile, values.kernel!, initrd, options, timeoutSeconds * 1000);
+  const timeoutMs = timeoutSeconds * 1000;
+  const report = exitPath === 'vcpu-thread'
+    ? await bootOnVcpuThread({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)
+    : await runOnEventLoop(kernelFile, values.kernel!, initrd, options, timeoutMs);
   process.stderr.write(`\n${summary(report)}\n`);
   if (values.report) writeFileSync(values.report, JSON.stringify(report, (_, value) => (typeof value === 'bigint' ? Number(value) : value), 2));
   return report.poweredOff ? 0 : 1;

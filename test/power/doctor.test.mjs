@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { probe, verdictLine } from '../../dist/index.js';
+import { VfioGroup, probe, verdictLine } from '../../dist/index.js';
 import { GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './helpers.mjs';
 
 describe('doctor on the emulated POWER host', () => {
@@ -39,6 +39,16 @@ describe('doctor on the emulated POWER host', () => {
       assert.deepEqual([window.pageShift, window.largestWindowSize, window.startAddr, window.limit], [16, 4n << 30n, 1n << 59n, undefined]);
     }
     assert.equal(groups[GROUP_UNVIABLE].dmaWindow, undefined);
+    const held = VfioGroup.open(GROUP_EDU); // a group this process holds is not tried, and not warned about
+    try {
+      const busy = probe();
+      const edu = busy.vfio.groups.find((g) => g.number === GROUP_EDU).dmaWindow;
+      assert.equal(edu.creatable, false);
+      assert.match(edu.limit, /^not tried: the group could not be opened \(EBUSY/);
+      assert.ok(!busy.verdict.warnings.some((w) => w.startsWith(`group ${GROUP_EDU}: no new DMA window`)));
+    } finally {
+      held.close();
+    }
   });
 
   it('probe().vmm: a nested kvm-hv offers radix guests only (4 and 64 KiB pages), the in-kernel XICS but no XIVE', () => {

@@ -83,6 +83,18 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     group.close();
   });
 
+  it('refuses what the machine cannot do: runOnThisThread() with two vCPUs, --vfio of a function that does not exist', () => {
+    const { kernel, initrd } = inputs();
+    const options = { kernel, initrd, memorySize: 512n * MiB, commandLine: '', output: () => {} };
+    const machine = SpaprMachine.create({ ...options, cpus: 2 });
+    try {
+      assert.throws(() => machine.runOnThisThread(), (error) => error instanceof MachineConfigError && /runs one vCPU, this machine has 2/.test(error.message));
+    } finally {
+      machine.close();
+    }
+    assert.throws(() => SpaprMachine.create({ ...options, cpus: 1, passthrough: ['0009:00:00.0'] }), (error) => error instanceof MachineConfigError && /no such PCI function with an IOMMU group/.test(error.message));
+  });
+
   it('refuses bad input before any VM exists: not a kernel image, too little memory, a command line too long for the device tree', () => {
     const { kernel, initrd } = inputs();
     const machine = (options) => () => SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: '', cpus: 1, output: () => {}, ...options });

@@ -72,6 +72,27 @@ describe('TCE hypercalls answered in JavaScript, mapped through VFIO', () => {
     }));
   }
 
+  it('a TCE VFIO refuses (v2 memory never registered) answers H_HARDWARE, keeps the entry clear and records the error', () => scoped(async (use) => {
+    const kvm = use(Kvm.open());
+    const vm = use(kvm.createVm());
+    const memory = use(GuestMemory.allocate(64n << 20n));
+    const guest = TceGuest.create(vm, memory);
+    use(guest.vcpu);
+    const container = use(VfioContainer.open());
+    const group = use(VfioGroup.open(GROUP_EDU));
+    group.setContainer(container);
+    container.setIommu(IommuType.SPAPR_TCE_V2);
+    container.removeWindow(0n);
+    container.createWindow({ pageShift: 12, windowSize: WINDOW });
+    const table = new UserTceTable({ liobn: LIOBN, windowSize: WINDOW, ram: memory, container });
+    const hcalls = new HcallTable();
+    new TceHypercalls([table]).register(hcalls);
+    const report = await guest.runLoop({ hcall: H.H_PUT_TCE, liobn: LIOBN, iterations: 1, tce: tceOf(0) }, (call) => hcalls.dispatch(call.nr, call.args));
+    assert.deepEqual([report.userExits, report.failed], [1, 1]);
+    assert.deepEqual([table.stats.maps, table.stats.failures, table.read(0)], [0, 1, 0n]);
+    assert.equal(table.stats.lastError.request, 'VFIO_IOMMU_MAP_DMA', String(table.stats.lastError));
+  }));
+
   it('H_STUFF_TCE with 0 unmaps: a DMA to an IOVA the guest unmapped does not land in guest memory', () => scoped(async (use) => {
     const { memory, guest, edu, table, answer } = setup(use, 'v2');
     await guest.runLoop({ hcall: H.H_PUT_TCE, liobn: LIOBN, iterations: PAGES, tce: tceOf(0) }, answer);

@@ -26,6 +26,8 @@ const SPAPR_TCE = 'drivers/vfio/vfio_iommu_spapr_tce.c';
 const VFIO_GROUP = 'drivers/vfio/group.c';
 const VFIO_CONTAINER = 'drivers/vfio/container.c';
 const VFS_IOCTL = 'fs/ioctl.c (vfs_ioctl)';
+const VFIO_PCI_CORE = 'drivers/vfio/pci/vfio_pci_core.c';
+const VFIO_PCI_INTRS = 'drivers/vfio/pci/vfio_pci_intrs.c';
 
 const SET = 'KVM_SET_DEVICE_ATTR';
 const GET = 'KVM_GET_DEVICE_ATTR';
@@ -160,6 +162,10 @@ const vfioRows: HintRow[] = [
   row('VFIO_GROUP_GET_DEVICE_FD', '', 'ENODEV', 'no device with this name in this group (use the full PCI address, e.g. 0001:00:00.0)', `${VFIO_GROUP} (vfio_group_ioctl_get_device_fd)`),
   row('VFIO_GROUP_GET_DEVICE_FD', '', 'EINVAL', 'the group has no container with an IOMMU set yet (setContainer and setIommu first)', `${VFIO_GROUP} (vfio_group_ioctl_get_device_fd)`),
   row('VFIO_GROUP_GET_DEVICE_FD', '', 'EBUSY', 'this device is already open', 'drivers/vfio/vfio_main.c (vfio_df_open)'),
+  row('VFIO_DEVICE_GET_IRQ_INFO', '', 'EINVAL', 'no interrupt index of this number on this device (device.info().numIrqs counts them)', `${VFIO_PCI_CORE} (vfio_pci_ioctl_get_irq_info)`),
+  row('VFIO_DEVICE_SET_IRQS', '', 'EINVAL', 'the vectors asked for lie outside what irqInfo(index) reports (INTx has one; MSI and MSI-X as many as the capability allows), the action is not one this index has (mask and unmask are for INTx), one of the fds is not an eventfd, or another interrupt type is enabled on this device: disable it first (one type at a time)', `drivers/vfio/vfio_main.c (vfio_set_irqs_validate_and_prepare), ${VFIO_PCI_INTRS} (vfio_pci_set_irqs_ioctl)`),
+  row('VFIO_DEVICE_SET_IRQS', '', 'ENODEV', 'the function has no INTx line on this host (no interrupt pin, or the platform gave it no irq)', `${VFIO_PCI_INTRS} (vfio_intx_enable)`),
+  row('VFIO_DEVICE_SET_IRQS', '', 'EBADF', 'an eventfd is not open', `${VFIO_PCI_INTRS} (vfio_intx_set_signal, vfio_msi_set_vector_signal)`),
   row('VFIO_IOMMU_SPAPR_TCE_GET_INFO', '', 'ENXIO', 'no group is attached to this container', `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_SPAPR_TCE_GET_INFO', '', 'EINVAL', OUR_STRUCT_BUG, `${SPAPR_TCE} (tce_iommu_ioctl)`),
   row('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', '', 'EINVAL', 'the region is not page-aligned, wraps, or flags are set', `${SPAPR_TCE} (tce_iommu_register_pages)`),

@@ -76,6 +76,8 @@ export interface NativeAddon {
   vfioDeviceReadRegion(fd: number, position: bigint, width: number): bigint | number;
   vfioDeviceWriteRegion(fd: number, position: bigint, width: number, value: bigint): number;
   vfioDeviceMapRegion(fd: number, regionOffset: bigint, size: bigint): MappedRegion | number;
+  vfioDeviceGetIrqInfo(fd: number, index: number): { flags: number; count: number } | number;
+  vfioDeviceSetIrqs(fd: number, index: number, start: number, count: number, action: number, eventFds?: Int32Array): number;
   vfioDeviceReset(fd: number): number;
 
   setUserMemoryRegion(vmFd: number, slot: number, flags: number, guestPhysAddr: bigint, handle: MappingHandle): number;

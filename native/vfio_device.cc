@@ -1,7 +1,11 @@
 // A VFIO device fd (VFIO_GROUP_GET_DEVICE_FD): info, regions (config space, BARs) read and written
-// at typed widths with pread/pwrite, BAR mmap, reset. drivers/vfio/pci/vfio_pci_core.c.
+// at typed widths with pread/pwrite, BAR mmap, interrupts (eventfds), reset.
+// drivers/vfio/pci/vfio_pci_core.c, vfio_pci_intrs.c.
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <vector>
 
 #include "addon.h"
 #include "mapping.h"
@@ -87,6 +91,61 @@ napi_value MapRegion(napi_env env, napi_callback_info info) {
   return NewMapping(call, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, region_offset);
 }
 
+// getIrqInfo(fd, index) -> { flags, count } | -errno
+napi_value GetIrqInfo(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceGetIrqInfo");
+  int fd = call.OwnedFd(0);
+  vfio_irq_info irq{};
+  if (fd < 0 || !call.Uint32(1, &irq.index)) return nullptr;
+  irq.argsz = sizeof(irq);
+  long result = Ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &irq);
+  if (result < 0) return call.Number(result);
+  napi_value object;
+  napi_create_object(env, &object);
+  call.SetNumber(object, "flags", irq.flags);
+  call.SetNumber(object, "count", irq.count);
+  return object;
+}
+
+// The actions lib/ may ask for, as small numbers (lib/vfio-device.ts IrqAction).
+bool IrqActionFlag(uint32_t action, uint32_t* flag) {
+  static const uint32_t kFlags[] = {VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER};
+  if (action >= sizeof(kFlags) / sizeof(kFlags[0])) return false;
+  *flag = kFlags[action];
+  return true;
+}
+
+// setIrqs(fd, index, start, count, action, eventFds?) -> 0 | -errno. Without eventFds: DATA_NONE
+// (count 0 with TRIGGER disables the index). With an Int32Array: DATA_EVENTFD, one fd per vector,
+// -1 leaving that vector without one; every other fd must be one this environment owns.
+napi_value SetIrqs(napi_env env, napi_callback_info info) {
+  NativeCall call(env, info, "vfioDeviceSetIrqs");
+  int fd = call.OwnedFd(0);
+  uint32_t index = 0, start = 0, count = 0, action = 0, action_flag = 0;
+  if (fd < 0 || !call.Uint32(1, &index) || !call.Uint32(2, &start) || !call.Uint32(3, &count) || !call.Uint32(4, &action)) return nullptr;
+  if (!IrqActionFlag(action, &action_flag)) return call.BadArgument(4);
+  std::vector<int32_t> fds;
+  const bool with_fds = !call.IsUndefined(5);
+  if (with_fds) {
+    void* data = nullptr;
+    size_t length = 0;
+    if (!call.TypedArray(5, napi_int32_array, count, &data, &length) || length != count) return call.BadArgument(5);
+    fds.assign(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + length);
+    for (int32_t event_fd : fds) {
+      if (event_fd != -1 && !call.state()->fds.Owns(event_fd)) return call.BadArgument(5);
+    }
+  }
+  std::vector<uint8_t> buffer(sizeof(vfio_irq_set) + fds.size() * sizeof(int32_t));
+  auto* request = reinterpret_cast<vfio_irq_set*>(buffer.data());
+  request->argsz = static_cast<uint32_t>(buffer.size());
+  request->flags = action_flag | (with_fds ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE);
+  request->index = index;
+  request->start = start;
+  request->count = count;
+  if (!fds.empty()) std::memcpy(request->data, fds.data(), fds.size() * sizeof(int32_t));
+  return call.Number(Ioctl(fd, VFIO_DEVICE_SET_IRQS, request));
+}
+
 napi_value Reset(napi_env env, napi_callback_info info) {
   NativeCall call(env, info, "vfioDeviceReset");
   int fd = call.OwnedFd(0);
@@ -100,6 +159,8 @@ const FunctionSpec kFunctions[] = {
     {"vfioDeviceReadRegion", ReadRegion},
     {"vfioDeviceWriteRegion", WriteRegion},
     {"vfioDeviceMapRegion", MapRegion},
+    {"vfioDeviceGetIrqInfo", GetIrqInfo},
+    {"vfioDeviceSetIrqs", SetIrqs},
     {"vfioDeviceReset", Reset},
 };
 

@@ -1,21 +1,12 @@
 // Guest memory: an anonymous mapping the library allocates, readable and writable from JS as an
 // ArrayBuffer. Its address never reaches JavaScript; calls that hand it to the kernel (memory
 // registration, DMA maps, KVM memslots) take the GuestMemory itself.
-import { constants as bufferConstants } from 'node:buffer';
-import { syscallError, usageError } from './errors.js';
-import { native, type MappedRegion, type MappingHandle } from './native.js';
+import { syscallError } from './errors.js';
+import { MAX_MAPPING, MappedMemory } from './mapped-memory.js';
+import { native, type MappedRegion } from './native.js';
 import { checkBigU64, invalidArgType, outOfRange } from './validate.js';
 
-/** Something that uses the memory (a registration, a memslot) and is undone before it is unmapped. */
-export interface MemoryUser {
-  /** What it is, for messages, e.g. 'registered with vfio container'. */
-  readonly description: string;
-  /** Undoes the use; called by GuestMemory.close(). Must not throw. */
-  release(): void;
-}
-
-/** The largest mapping JavaScript can see as one ArrayBuffer (buffer.constants.MAX_LENGTH: 4 GiB on Node 18/20). */
-export const MAX_MAPPING = BigInt(bufferConstants.MAX_LENGTH);
+export { MAX_MAPPING, type MemoryUser } from './mapped-memory.js';
 
 /** The system page size (64 KiB on most ppc64 kernels, 4 KiB on x86). */
 export function pageSize(): number {
@@ -30,15 +21,9 @@ export function pageSize(): number {
  * using memory = GuestMemory.allocate(64n << 20n);
  * new Uint8Array(memory.buffer).set(program, 0x10000);
  */
-export class GuestMemory implements Disposable {
-  /** Size in bytes. */
-  readonly size: bigint;
-  #region: MappedRegion | undefined;
-  readonly #users = new Set<MemoryUser>();
-
+export class GuestMemory extends MappedMemory {
   private constructor(region: MappedRegion, size: bigint) {
-    this.#region = region;
-    this.size = size;
+    super(region, size, 'guest memory');
   }
 
   /** mmap(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE) of `size` bytes. */
@@ -52,60 +37,6 @@ export class GuestMemory implements Disposable {
       throw syscallError(region, { syscall: 'mmap', request: 'mmap', qualifiers: ['guest memory'], target: 'guest memory', args: `${bytes} bytes` });
     }
     return new GuestMemory(region, bytes);
-  }
-
-  /** The memory as an ArrayBuffer (detached, length 0, once closed). */
-  get buffer(): ArrayBuffer {
-    return this.regionFor('buffer').buffer;
-  }
-
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#region === undefined;
-  }
-
-  /** @internal The native handle, for calls that give this memory to the kernel. */
-  handleFor(method: string): MappingHandle {
-    return this.regionFor(method).handle;
-  }
-
-  /** @internal Records a use that close() must undo first. */
-  addUser(user: MemoryUser): void {
-    this.regionFor('addUser');
-    this.#users.add(user);
-  }
-
-  /** @internal */
-  removeUser(user: MemoryUser): void {
-    this.#users.delete(user);
-  }
-
-  /** What currently uses this memory (registrations, memslots). */
-  get users(): readonly string[] {
-    return [...this.#users].map((user) => user.description);
-  }
-
-  /**
-   * Undoes every registration and memslot that uses this memory, detaches the ArrayBuffer (views
-   * read as empty afterwards) and unmaps it. Idempotent.
-   */
-  close(): void {
-    const region = this.#region;
-    if (region === undefined) return;
-    for (const user of [...this.#users]) user.release();
-    this.#users.clear();
-    this.#region = undefined;
-    native.unmapMapping(region.handle, region.buffer);
-  }
-
-  /** Same as close(). */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  private regionFor(method: string): MappedRegion {
-    if (this.#region === undefined) throw usageError('ERR_KVM_CLOSED', 'guest memory', `${method} was used after close(); the memory is unmapped`);
-    return this.#region;
   }
 }
 

@@ -32,7 +32,8 @@ export {
   type MapDmaOptions,
   type SpaprInfo,
 } from './vfio-container.js';
-export { PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioRegionInfo } from './vfio-device.js';
+export { IrqFlag, PciIrq, PciRegion, RegionFlag, RegionMapping, VfioDevice, type VfioIrqInfo, type VfioRegionInfo } from './vfio-device.js';
+export { MappedMemory, type MemoryUser } from './mapped-memory.js';
 export { VfioGroup, devicesBlockingViability, iommuGroupDevices, type IommuGroupDevice, type VfioGroupStatus } from './vfio-group.js';
 export { Vm, type EnableCapArgs, type IoeventfdOptions, type IrqfdOptions, type MemoryRegionOptions, type RadixGeometry, type RadixMmuInfo, type RadixMmuOptions } from './vm.js';
 export {

@@ -1,10 +1,11 @@
-// A VFIO device fd: regions (PCI config space, BARs), BAR mmaps, reset.
-// Kernel: drivers/vfio/pci/vfio_pci_core.c.
+// A VFIO device fd: regions (PCI config space, BARs), BAR mmaps, interrupts, reset.
+// Kernel: drivers/vfio/pci/vfio_pci_core.c, vfio_pci_intrs.c.
 import { checkIoctl, syscallError, usageError } from './errors.js';
-import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
-import { MAX_MAPPING } from './guest-memory.js';
+import { EventFd } from './event-fd.js';
+import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
+import { MAX_MAPPING, MappedMemory } from './mapped-memory.js';
 import { native, type MappedRegion } from './native.js';
-import { checkBigU64, checkInteger, invalidArgValue, outOfRange } from './validate.js';
+import { checkBigU64, checkInstance, checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 import type { VfioGroup } from './vfio-group.js';
 
 /** VFIO_PCI_*_REGION_INDEX: BAR0..BAR5 are 0..5, the ROM 6, PCI config space 7. */
@@ -41,6 +42,40 @@ export const RegionFlag = {
   CAPS: 8,
 } as const;
 
+/** VFIO's PCI interrupt indexes (VFIO_PCI_*_IRQ_INDEX, include/uapi/linux/vfio.h). */
+export const PciIrq = {
+  INTX: 0,
+  MSI: 1,
+  MSIX: 2,
+  /** AER error notification. */
+  ERR: 3,
+  /** The host asks for the device back (unbind). */
+  REQ: 4,
+} as const;
+
+/** VFIO_IRQ_INFO_* bits of {@link VfioIrqInfo.flags}. */
+export const IrqFlag = {
+  /** Vectors of this index can signal eventfds. */
+  EVENTFD: 1,
+  /** They can be masked and unmasked (INTx). */
+  MASKABLE: 2,
+  /** The kernel masks the line when it fires; the VMM unmasks it after the guest's EOI (INTx). */
+  AUTOMASKED: 4,
+  /** The vector count cannot change once enabled (MSI-X before 6.5 kernels). */
+  NORESIZE: 8,
+} as const;
+
+/** What VFIO_DEVICE_GET_IRQ_INFO reports for one interrupt index. */
+export interface VfioIrqInfo {
+  /** {@link IrqFlag} bits. */
+  flags: number;
+  /** How many vectors the index has (INTx: 1 when the function has a pin, else 0). */
+  count: number;
+}
+
+// The small numbers native/vfio_device.cc maps to VFIO_IRQ_SET_ACTION_*.
+const IrqAction = { MASK: 0, UNMASK: 1, TRIGGER: 2 } as const;
+
 /** What VFIO_DEVICE_GET_REGION_INFO reports for one region. */
 export interface VfioRegionInfo {
   /** {@link RegionFlag} bits. */
@@ -51,41 +86,15 @@ export interface VfioRegionInfo {
   offset: bigint;
 }
 
-/** An mmap of a device region (a BAR), read and written through `buffer`. */
-export class RegionMapping implements Disposable {
-  #region: MappedRegion | undefined;
-  /** The mapping's size in bytes (the region's size). */
-  readonly size: bigint;
-
+/**
+ * An mmap of a device region (a BAR), read and written through `buffer`; `vm.setMemoryRegion`
+ * takes it as a memslot, so the guest reaches the BAR without exits.
+ */
+export class RegionMapping extends MappedMemory {
   /** @internal Made by VfioDevice.mapRegion. */
   constructor(token: typeof CONSTRUCTING, region: MappedRegion, size: bigint) {
     requireConstructing(token, 'RegionMapping');
-    this.#region = region;
-    this.size = size;
-  }
-
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#region === undefined;
-  }
-
-  /** The mapped registers (detached once closed). MMIO: access with the device's width and byte order. */
-  get buffer(): ArrayBuffer {
-    if (!this.#region) throw usageError('ERR_KVM_CLOSED', 'region mapping', 'buffer was used after close()');
-    return this.#region.buffer;
-  }
-
-  /** Unmaps the region and detaches `buffer`. Idempotent. */
-  close(): void {
-    const region = this.#region;
-    if (!region) return;
-    this.#region = undefined;
-    native.unmapMapping(region.handle, region.buffer);
-  }
-
-  /** Same as close(). */
-  [Symbol.dispose](): void {
-    this.close();
+    super(region, size, 'region mapping');
   }
 }
 
@@ -192,6 +201,78 @@ export class VfioDevice extends FdObject {
     const result = native.vfioDeviceMapRegion(fd, info.offset, info.size);
     if (typeof result === 'number') throw syscallError(result, { syscall: 'mmap', request: 'mmap', target: this.target, args: `region ${index}` });
     return new RegionMapping(CONSTRUCTING, result, info.size);
+  }
+
+  /** VFIO_DEVICE_GET_IRQ_INFO for a {@link PciIrq} index. */
+  irqInfo(index: number): VfioIrqInfo {
+    const fd = this.fdFor('irqInfo');
+    checkInteger('index', index, 0, 0xffff_ffff);
+    const result = native.vfioDeviceGetIrqInfo(fd, index);
+    if (typeof result === 'number') throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_GET_IRQ_INFO', target: this.target, args: `index ${index}` });
+    return result;
+  }
+
+  /**
+   * VFIO_DEVICE_SET_IRQS (DATA_EVENTFD, ACTION_TRIGGER): vector `start + i` of `index` signals
+   * `eventFds[i]` (null leaves that vector without one). The first call enables the index; the
+   * eventfds stay bound after they are closed here (the kernel holds its own reference).
+   *
+   * @example
+   * device.setIrqEventFds(PciIrq.INTX, [intx]);  // the line fires -> intx; unmaskIrq after the guest's EOI
+   */
+  setIrqEventFds(index: number, eventFds: readonly (EventFd | null)[], start = 0): void {
+    const fd = this.fdFor('setIrqEventFds');
+    checkInteger('index', index, 0, 0xffff_ffff);
+    if (!Array.isArray(eventFds) || eventFds.length === 0) throw invalidArgType('eventFds', 'a non-empty array of EventFd or null', eventFds);
+    checkInteger('start', start, 0, 0xffff_ffff - eventFds.length);
+    const fds = Int32Array.from(eventFds, (eventFd, i) => {
+      if (eventFd === null) return -1;
+      checkInstance(`eventFds[${i}]`, eventFd, EventFd);
+      return fdOf(eventFd, 'setIrqEventFds');
+    });
+    this.#setIrqs('setIrqEventFds', index, start, fds.length, IrqAction.TRIGGER, fds, `${fds.length} eventfds`, fd);
+  }
+
+  /**
+   * VFIO_DEVICE_SET_IRQS (DATA_EVENTFD, ACTION_UNMASK): signalling `eventFd` unmasks the vector, in
+   * the kernel. Give the same eventfd to vm.irqfd as `resample`, and the guest's EOI in an
+   * in-kernel interrupt controller unmasks a passed-through INTx without a trip through user space.
+   */
+  setIrqUnmaskEventFd(index: number, eventFd: EventFd, vector = 0): void {
+    const fd = this.fdFor('setIrqUnmaskEventFd');
+    checkInteger('index', index, 0, 0xffff_ffff);
+    checkInstance('eventFd', eventFd, EventFd);
+    checkInteger('vector', vector, 0, 0xffff_fffe);
+    this.#setIrqs('setIrqUnmaskEventFd', index, vector, 1, IrqAction.UNMASK, Int32Array.of(fdOf(eventFd, 'setIrqUnmaskEventFd')), 'unmask eventfd', fd);
+  }
+
+  /** VFIO_DEVICE_SET_IRQS (DATA_NONE, ACTION_TRIGGER, count 0): disables every vector of `index`. */
+  disableIrqs(index: number): void {
+    const fd = this.fdFor('disableIrqs');
+    checkInteger('index', index, 0, 0xffff_ffff);
+    this.#setIrqs('disableIrqs', index, 0, 0, IrqAction.TRIGGER, undefined, 'disable', fd);
+  }
+
+  /** VFIO_DEVICE_SET_IRQS (DATA_NONE, ACTION_UNMASK): lets a masked vector fire again (INTx after the guest's EOI). */
+  unmaskIrq(index: number, vector = 0): void {
+    this.#maskAction('unmaskIrq', index, vector, IrqAction.UNMASK);
+  }
+
+  /** VFIO_DEVICE_SET_IRQS (DATA_NONE, ACTION_MASK). */
+  maskIrq(index: number, vector = 0): void {
+    this.#maskAction('maskIrq', index, vector, IrqAction.MASK);
+  }
+
+  #maskAction(method: string, index: number, vector: number, action: number): void {
+    const fd = this.fdFor(method);
+    checkInteger('index', index, 0, 0xffff_ffff);
+    checkInteger('vector', vector, 0, 0xffff_fffe);
+    this.#setIrqs(method, index, vector, 1, action, undefined, action === IrqAction.MASK ? 'mask' : 'unmask', fd);
+  }
+
+  #setIrqs(method: string, index: number, start: number, count: number, action: number, fds: Int32Array | undefined, what: string, fd = this.fdFor(method)): void {
+    const result = native.vfioDeviceSetIrqs(fd, index, start, count, action, fds);
+    if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_SET_IRQS', target: this.target, args: `index ${index}, start ${start}, ${what}` });
   }
 
   /** VFIO_DEVICE_RESET. */

@@ -8,7 +8,7 @@ import { Kvm, capabilityName, checkExtensionOn } from './kvm.js';
 import { KvmVfioDevice } from './kvm-vfio-device.js';
 import { native } from './native.js';
 import { SpaprTceTable, type SpaprTceTableOptions } from './spapr-tce-table.js';
-import { type GuestMemory, type MemoryUser, checkMemory } from './guest-memory.js';
+import { type MappedMemory, type MemoryUser, checkMappedMemory } from './mapped-memory.js';
 import { Vcpu } from './vcpu.js';
 import { EventFd } from './event-fd.js';
 import { checkBigU64, checkInstance, checkInteger, checkOptions, checkU32, checkU64, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
@@ -28,8 +28,8 @@ export interface MemoryRegionOptions {
   slot: number;
   /** Where the memory appears in the guest. */
   guestPhysAddr: bigint;
-  /** The whole of this memory becomes the slot. */
-  memory: GuestMemory;
+  /** The whole of this memory becomes the slot: guest RAM, or a device's BAR (device.mapRegion). */
+  memory: MappedMemory;
   /** KVM_MEM_READONLY: guest writes exit as MMIO. */
   readonly?: boolean;
 }
@@ -96,7 +96,7 @@ export class Vm extends FdObject {
   readonly type: number;
   readonly #capabilities = new Map<number, number>();
   #vfioDevice: KvmVfioDevice | undefined;
-  readonly #slots = new Map<number, { memory: GuestMemory; user: MemoryUser }>();
+  readonly #slots = new Map<number, { memory: MappedMemory; user: MemoryUser }>();
 
   private constructor(token: typeof CONSTRUCTING, fd: number, kvm: Kvm, type: number) {
     super(token, fd, 'vm');
@@ -257,7 +257,7 @@ export class Vm extends FdObject {
     const { slot, guestPhysAddr, memory, readonly = false } = checkOptions<MemoryRegionOptions>('options', options);
     checkInteger('options.slot', slot, 0, 0x7fff);
     checkBigU64('options.guestPhysAddr', guestPhysAddr);
-    checkMemory('options.memory', memory);
+    checkMappedMemory('options.memory', memory);
     if (typeof readonly !== 'boolean') throw invalidArgType('options.readonly', 'of type boolean', readonly);
     const flags = readonly ? KVM_MEM_READONLY : 0;
     const result = native.setUserMemoryRegion(fd, slot!, flags, guestPhysAddr!, memory!.handleFor('setMemoryRegion'));

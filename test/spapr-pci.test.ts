@@ -101,4 +101,26 @@ describe('SpaprPhb', () => {
     const hex = (n: bigint) => `0x${n.toString(16).padStart(2, '0')}`;
     expect(dts).toContain(`assigned-addresses = <0x82000010 0x00 ${hex(bar0!.busAddress)} 0x00 0x1000 0xc3000018 ${hex(bar2!.busAddress >> 32n)} ${hex(bar2!.busAddress & 0xffff_ffffn)} 0x00 0x100000>;`);
   });
+
+  it('wires a function\'s INTx to a level-triggered source of its interrupt parent (the node\'s own interrupts, as of_irq_parse_pci reads first); without a parent it refuses', () => {
+    if (dtcMissing) return console.log(`skipped: ${dtcMissing}`);
+    expect(() => new SpaprPhb({ index: 1, liobn: 1n, dmaWindowSize: 1n << 30n }).attach(0, testFunction(), { intx: 0x1101 })).toThrow(expect.objectContaining({ code: 'ERR_PCI_NO_INTERRUPT_PARENT' }));
+    expect(() => new SpaprPhb({ index: 1, liobn: 1n, dmaWindowSize: 1n << 30n, interruptParent: 0x1111 }).attach(0, testFunction(), { intx: 3 })).toThrow(RangeError);
+    const phb = new SpaprPhb({ index: 2, liobn: 0x8000_0002n, dmaWindowSize: 1n << 30n, interruptParent: 0x1111 });
+    phb.attach(0, testFunction(), { intx: 0x1102 });
+    phb.attach(8, testFunction()); // no INTx: no interrupts property
+    const writer = new FdtWriter();
+    writer.beginNode('').u32('#address-cells', 2).u32('#size-cells', 2);
+    writer.beginNode('interrupt-controller').property('interrupt-controller').u32('#interrupt-cells', 2).u32('phandle', 0x1111).endNode();
+    phb.deviceTreeNode(writer);
+    writer.endNode();
+    const path = join(mkdtempSync(join(tmpdir(), 'kvs-pci-')), 'phb.dtb');
+    writeFileSync(path, writer.finish());
+    const result = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', path], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const [first, second] = result.stdout.split('pci1b36,5@').slice(1);
+    expect(first).toContain('interrupts = <0x1102 0x01>;');
+    expect(first).toContain('interrupt-parent = <0x1111>;');
+    expect(second).not.toContain('interrupts');
+  });
 });

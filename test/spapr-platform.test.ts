@@ -140,4 +140,26 @@ describe('Xics (in user space)', () => {
     call(table, H.H_EOI, xirr);
     expect(lines.at(-1)).toEqual([0, false]);
   });
+
+  it('onEoi runs at the guest\'s EOI of that source, before the controller resends: a passed-through INTx lowered there is not presented again', () => {
+    const { xics, table, lines, xive } = controller(1);
+    const irq = xics.firstIrq + 1;
+    const eois: number[] = [];
+    xics.setLsi(irq, true);
+    xics.onEoi(irq, () => {
+      eois.push(irq);
+      xics.lower(irq);
+    });
+    xive(irq, 0, 5);
+    call(table, H.H_CPPR, 0xffn);
+    xics.raise(irq);
+    const xirr = call(table, H.H_XIRR).args![0]!;
+    call(table, H.H_EOI, xirr);
+    expect(eois).toEqual([irq]);
+    expect(lines).toEqual([[0, true], [0, false]]); // lowered in the listener: no second presentation
+    call(table, H.H_EOI, 0xff00_0000n | BigInt(xics.firstIrq)); // another source's EOI does not call it
+    expect(eois).toEqual([irq]);
+    expect(() => xics.onEoi(1, () => {})).toThrow(RangeError);
+    expect(() => xics.onEoi(irq, 'no' as never)).toThrow(TypeError);
+  });
 });

@@ -53,6 +53,14 @@ export interface SpaprPhbOptions {
   liobn: bigint;
   /** Size of that DMA window in bytes, from bus address 0. */
   dmaWindowSize: bigint;
+  /** The phandle of the interrupt controller its functions' INTx lines go to (the XICS node's). */
+  interruptParent?: number;
+}
+
+/** Options of {@link SpaprPhb.attach}. */
+export interface PciAttachOptions {
+  /** The interrupt source the function's INTx pin is wired to (a level-triggered XICS source). */
+  intx?: number;
 }
 
 // Layout after QEMU's (hw/ppc/spapr_pci.c SPAPR_PCI_BASE_BUID, SPAPR_PCI_BASE): 64 GiB of
@@ -84,6 +92,7 @@ interface Slot {
   devfn: number;
   fn: PciFunction;
   bars: AssignedBar[];
+  intx: number | undefined;
 }
 
 /** One PHB with the functions on its bus 0. */
@@ -100,6 +109,7 @@ export class SpaprPhb {
   readonly mem32Base: bigint;
   /** Guest-physical start of the 64-bit window (bus address = guest-physical address). */
   readonly mem64Base: bigint;
+  readonly #interruptParent: number | undefined;
   readonly #slots = new Map<number, Slot>();
   #next32: bigint;
   #next64: bigint;
@@ -108,6 +118,8 @@ export class SpaprPhb {
     this.index = checkInteger('options.index', options?.index, 1, 255);
     this.liobn = checkBigU64('options.liobn', options.liobn, 0n, 0xffff_ffffn);
     this.dmaWindowSize = checkBigU64('options.dmaWindowSize', options.dmaWindowSize, 0x1000n);
+    if (options.interruptParent !== undefined) checkInteger('options.interruptParent', options.interruptParent, 1, 0xffff_fffe);
+    this.#interruptParent = options.interruptParent;
     this.buid = BASE_BUID + BigInt(this.index);
     this.mem32Base = WINDOWS_BASE + BigInt(this.index) * WINDOWS_PER_PHB;
     this.mem64Base = this.mem32Base + MEM32_SIZE;
@@ -116,12 +128,14 @@ export class SpaprPhb {
   }
 
   /** Puts `fn` at `devfn` (slot << 3 | function) and assigns its memory BARs; returns them. */
-  attach(devfn: number, fn: PciFunction): AssignedBar[] {
+  attach(devfn: number, fn: PciFunction, options: PciAttachOptions = {}): AssignedBar[] {
     checkInteger('devfn', devfn, 0, 0xff);
+    const intx = options.intx === undefined ? undefined : checkInteger('options.intx', options.intx, 16, 0xff_ffff);
+    if (intx !== undefined && this.#interruptParent === undefined) throw Object.assign(new Error(`PHB ${this.index} has no interruptParent: give SpaprPhbOptions.interruptParent (the XICS phandle) to wire INTx`), { code: 'ERR_PCI_NO_INTERRUPT_PARENT' });
     if (typeof fn?.readConfig !== 'function' || typeof fn.writeConfig !== 'function' || typeof fn.barSize !== 'function') throw invalidArgType('fn', 'a PciFunction', fn);
     if (this.#slots.has(devfn)) throw Object.assign(new Error(`devfn 0x${hex(devfn)} of PHB ${this.index} is taken`), { code: 'ERR_PCI_DEVFN_TAKEN' });
     const bars = this.#assignBars(fn);
-    this.#slots.set(devfn, { devfn, fn, bars });
+    this.#slots.set(devfn, { devfn, fn, bars, intx });
     return bars;
   }
 
@@ -194,7 +208,7 @@ export class SpaprPhb {
     writer.endNode();
   }
 
-  #functionNode(writer: FdtWriter, { devfn, fn, bars }: Slot): void {
+  #functionNode(writer: FdtWriter, { devfn, fn, bars, intx }: Slot): void {
     const read = (offset: number, width: number) => fn.readConfig(offset, width);
     const [vendor, device] = [read(0, 2), read(2, 2)];
     const unit = (devfn & 7) === 0 ? hex(devfn >> 3) : `${hex(devfn >> 3)},${hex(devfn & 7)}`;
@@ -206,8 +220,10 @@ export class SpaprPhb {
       .u32('subsystem-vendor-id', read(SUBSYSTEM_VENDOR, 2)).u32('subsystem-id', read(SUBSYSTEM, 2))
       .u32('reg', address, 0, 0, 0, 0, ...bars.flatMap((bar) => [phys(bar), 0, 0, ...cells64(bar.size)]))
       .u32('assigned-addresses', ...bars.flatMap((bar) => [(phys(bar) | OF_NON_RELOCATABLE) >>> 0, ...cells64(bar.busAddress), ...cells64(bar.size)]))
-      .u32('ibm,pci-config-space-type', 1)
-      .endNode();
+      .u32('ibm,pci-config-space-type', 1);
+    // of_irq_parse_pci (drivers/of/irq.c) reads the node's own interrupts first: <source, 1 = level>.
+    if (intx !== undefined) writer.u32('interrupts', intx, 1).u32('interrupt-parent', this.#interruptParent!);
+    writer.endNode();
   }
 }
 

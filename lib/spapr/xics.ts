@@ -53,6 +53,7 @@ export class Xics {
   readonly #first: number;
   readonly #setLine: (server: number, raised: boolean) => void;
   readonly #currentServer: () => number;
+  readonly #eoiListeners = new Map<number, () => void>();
 
   constructor(options: XicsOptions) {
     const { servers, sources, firstIrq = 4096 } = options;
@@ -99,6 +100,17 @@ export class Xics {
       return;
     }
     this.#present(source.server, irq, source.priority);
+  }
+
+  /**
+   * Calls `listener` when the guest EOIs source `irq`, before the controller looks for more work: a
+   * passed-through INTx lowers its line and unmasks it at VFIO there, so a device that still asserts
+   * fires again (the kernel masked the line when it fired: drivers/vfio/pci/vfio_pci_intrs.c).
+   */
+  onEoi(irq: number, listener: () => void): void {
+    this.#source(irq);
+    if (typeof listener !== 'function') throw invalidArgType('listener', 'a function', listener);
+    this.#eoiListeners.set(irq, listener);
   }
 
   /** Installs the ICP hypercalls and the ICS RTAS calls. */
@@ -251,6 +263,7 @@ export class Xics {
     const irq = xirr & XISR_MASK;
     const source = this.#ics[irq - this.#first];
     if (source?.lsi) source.sent = false;
+    this.#eoiListeners.get(irq)?.();
     if ((icp.xirr & XISR_MASK) === 0) this.#resend(server);
   }
 

@@ -3,7 +3,7 @@
 # with Debian's powerpc64le-linux-gnu toolchain and the ppc64el uapi headers, which give the powerpc
 # ioctl encoding. Installs the cross compiler from Debian when it is missing (needs root; exit 3 when
 # it cannot), then runs prebuildify through scripts/prebuild.mjs (staged in .cache/prebuild/linux-ppc64/,
-# so the host build in build/ is left alone).
+# so the host build in build/ is left alone). Also builds the test guest's programs (examples/spapr-vmm/guest/).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,4 +23,5 @@ ensure_cross_compiler() {
 }
 
 ensure_cross_compiler
+bash "$root/examples/spapr-vmm/guest/build.sh"
 exec node "$root/scripts/prebuild.mjs" linux-ppc64

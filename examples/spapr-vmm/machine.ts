@@ -2,10 +2,11 @@
 // RTAS blob in it, one run loop per vCPU, and the hypercalls and RTAS calls Linux makes while it
 // boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
 // reaches this file.
-import { Cap, DeviceType, GuestMemory, type Linkage, type VfioDevice, attachIommuGroup, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
-import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, SpaprPciBridges, SpaprPhb, Xics, standardRtasCalls, vfioPciFunction } from 'kvm-vfio-spapr/spapr';
-import { readlinkSync } from 'node:fs';
-import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, buildDeviceTree } from './device-tree.js';
+import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
+import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, SpaprPciBridges, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
+import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, XICS_PHANDLE, buildDeviceTree } from './device-tree.js';
+import { MachineConfigError } from './machine-config-error.js';
+import { type InterruptController, PassedThroughFunction, type PassthroughReport } from './passthrough.js';
 import type { KernelImage } from './kernel-image.js';
 
 /** What the VMM was asked to run. */
@@ -58,26 +59,11 @@ export interface BootReport {
    * thread, the fastest path) or 'event-loop' (run(): each exit hops to the JavaScript thread).
    */
   exitPath: 'vcpu-thread' | 'event-loop';
+  /** Each passed-through function: its BAR slots and how its INTx reached the guest. */
+  passthrough: PassthroughReport[];
 }
 
-/** LIOBNs of the PHBs' DMA windows: PHB n gets 0x80000000 + n. */
-const PHB_LIOBN_BASE = 0x8000_0000n;
-/** Each PHB's DMA window: 1 GiB from bus address 0, as QEMU's default 32-bit window. */
-const PHB_DMA_WINDOW = 1n << 30n;
-
-/** The IOMMU group of a PCI function, from sysfs. */
-function iommuGroupOf(address: string): number {
-  try {
-    return Number(readlinkSync(`/sys/bus/pci/devices/${address}/iommu_group`).split('/').pop());
-  } catch {
-    throw new MachineConfigError(`--vfio ${address}: no such PCI function with an IOMMU group (/sys/bus/pci/devices/${address}/iommu_group)`);
-  }
-}
-
-/** Input the machine cannot boot with; thrown before any VM exists. */
-export class MachineConfigError extends Error {
-  override name = 'MachineConfigError';
-}
+export { MachineConfigError } from './machine-config-error.js';
 
 const MiB = 1n << 20n;
 const ALIGN = 64n * 1024n;
@@ -99,6 +85,11 @@ const RTAS_CPU_STOPPED = 0;
 const RTAS_CPU_RUNNING = 2;
 
 const XICS_RTAS_CALLS = ['ibm,set-xive', 'ibm,get-xive', 'ibm,int-off', 'ibm,int-on'];
+// The kernel XICS creates a source only when user space defines it (arch/powerpc/kvm/book3s_xics.c
+// xics_set_source); ibm,set-xive on an undefined one fails. Bits from arch/powerpc/include/uapi/asm/kvm.h:
+// KVM_XICS_LEVEL_SENSITIVE | KVM_XICS_MASKED | priority 0xff (least favoured) << KVM_XICS_PRIORITY_SHIFT.
+const KVM_DEV_XICS_GRP_SOURCES = 1;
+const XICS_LEVEL_MASKED = (1n << 40n) | (1n << 41n) | (0xffn << 32n);
 const XICS_TOKEN_BASE = 0x3000;
 
 function wantsKernelXics(irqchip: 'kernel' | 'user' | 'auto', vm: Vm): boolean {
@@ -143,7 +134,7 @@ export class SpaprMachine implements Disposable {
   readonly #xics: Xics;
   #kernelXics: KvmDevice | undefined;
   readonly #pci = new SpaprPciBridges();
-  readonly #passedThrough: { linkage: Linkage; device: VfioDevice }[] = [];
+  readonly #passedThrough: PassedThroughFunction[] = [];
   readonly #layout: ReturnType<typeof planLayout>;
   readonly #createdAt = performance.now();
   #current = 0; // the vCPU whose exit is being handled (one JavaScript thread: one at a time)
@@ -188,20 +179,17 @@ export class SpaprMachine implements Disposable {
     return vcpu;
   }
 
-  /** Links the function's group to the LIOBN of a new PHB's DMA window, and puts the function on that PHB. */
+  /** Puts the function on a new PHB whose DMA window is linked to its group (passthrough.ts). */
   #passThrough(address: string, index: number): void {
-    const liobn = PHB_LIOBN_BASE + BigInt(index);
-    const linkage = attachIommuGroup(this.#vm, { group: iommuGroupOf(address), liobn, windowSize: PHB_DMA_WINDOW, memory: this.#memory });
-    try {
-      const device = linkage.group.getDeviceFd(address);
-      this.#passedThrough.push({ linkage, device });
-      const phb = new SpaprPhb({ index, liobn, dmaWindowSize: PHB_DMA_WINDOW });
-      phb.attach(0, vfioPciFunction(device));
-      this.#pci.add(phb);
-    } catch (error) {
-      linkage.close();
-      throw error;
-    }
+    this.#passedThrough.push(new PassedThroughFunction({
+      vm: this.#vm, memory: this.#memory, address, index, pci: this.#pci, interrupts: this.#interruptController(), xicsPhandle: XICS_PHANDLE,
+    }));
+  }
+
+  #interruptController(): InterruptController {
+    const xics = this.#kernelXics;
+    if (!xics) return { kind: 'user', xics: this.#xics };
+    return { kind: 'kernel', firstIrq: this.#xics.firstIrq, defineLevelSource: (irq) => xics.setAttr(KVM_DEV_XICS_GRP_SOURCES, irq, XICS_LEVEL_MASKED) };
   }
 
   #installHypercalls(options: MachineOptions): void {
@@ -312,6 +300,7 @@ export class SpaprMachine implements Disposable {
    */
   runOnThisThread(stopFlag?: Int32Array): BootReport {
     if (this.#vcpus.length !== 1) throw new MachineConfigError(`runOnThisThread() runs one vCPU, this machine has ${this.#vcpus.length}: use run()`);
+    if (this.#passedThrough.some((fn) => fn.needsEventLoop)) throw new MachineConfigError('a passed-through INTx goes to the XICS in JavaScript through an eventfd watched on the event loop, which runOnThisThread() blocks: use run(), or the kernel\'s XICS (--irqchip kernel)');
     this.#exitPath = 'vcpu-thread';
     this.#started.add(0);
     const result = this.#vcpus[0]!.runSync(this.#handlersOf(0), stopFlag ? { stopFlag } : {});
@@ -350,6 +339,7 @@ export class SpaprMachine implements Disposable {
       exitsInKernel: kernelExits > delivered ? kernelExits - delivered : 0n,
       irqchip: this.#kernelXics ? 'kernel' : 'user',
       exitPath: this.#exitPath,
+      passthrough: this.#passedThrough.map((fn) => fn.report()),
       ...(this.#markerAt === undefined ? {} : { markerMilliseconds: this.#markerAt - this.#createdAt }),
     };
   }
@@ -357,10 +347,7 @@ export class SpaprMachine implements Disposable {
   /** Closes every vCPU, the VM, its memory and /dev/kvm. Idempotent. */
   close(): void {
     for (const vcpu of this.#vcpus) vcpu.close();
-    for (const { linkage, device } of this.#passedThrough.splice(0)) {
-      device.close();
-      linkage.close();
-    }
+    for (const fn of this.#passedThrough.splice(0)) fn.close();
     this.#kernelXics?.close();
     this.#vm?.close();
     this.#memory?.close();

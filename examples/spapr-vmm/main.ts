@@ -72,9 +72,12 @@ async function main(): Promise<number> {
   const memoryMiB = positive(values.memory, 'memory', 512);
   const timeoutSeconds = positive(values.timeout, 'timeout', 300);
   const cpus = positive(values.cpus, 'cpus', 1);
-  const exitPath = values['exit-path'] ?? (cpus === 1 ? 'vcpu-thread' : 'event-loop');
+  // A passed-through INTx into the XICS in JavaScript arrives through an eventfd on the event loop.
+  const needsEventLoop = cpus !== 1 || (values.vfio !== undefined && values.irqchip === 'user');
+  const exitPath = values['exit-path'] ?? (needsEventLoop ? 'event-loop' : 'vcpu-thread');
   if (exitPath !== 'vcpu-thread' && exitPath !== 'event-loop') usage(`--exit-path must be vcpu-thread or event-loop, not '${exitPath}'`);
   if (exitPath === 'vcpu-thread' && cpus !== 1) usage('--exit-path vcpu-thread runs one vCPU on its thread: use --cpus 1, or --exit-path event-loop');
+  if (exitPath === 'vcpu-thread' && needsEventLoop) usage('--vfio with --irqchip user delivers INTx on the event loop: use --exit-path event-loop, or --irqchip kernel');
   const options: Options = {
     memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
     cpus, irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}),

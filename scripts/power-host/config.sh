@@ -39,6 +39,9 @@ KERNEL_IMAGE=$KERNEL_TREE/boot/vmlinux-$KERNEL_VERSION
 BUSYBOX_TREE=$CACHE_DIR/busybox
 ROOTFS_DIR=$CACHE_DIR/rootfs
 INITRAMFS=$CACHE_DIR/initramfs.cpio.gz
+# The NVMe controller's backing image (scripts/power-host/nvme-image.mjs): NVME_IMAGE_MIB of a known pattern.
+NVME_IMAGE=$CACHE_DIR/nvme.img
+NVME_IMAGE_MIB=32
 RESULTS_RELATIVE=$CACHE_RELATIVE/results
 RESULTS_DIR=$REPO_ROOT/$RESULTS_RELATIVE
 

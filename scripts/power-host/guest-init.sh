@@ -14,8 +14,8 @@ export PATH
 
 SHARE=/mnt
 SETUP_ERRORS=/tmp/setup-errors
-# vendor:device of the devices handed to vfio-pci: pci-testdev, edu
-VFIO_TEST_DEVICES="0x1b36:0x0005 0x1234:0x11e8"
+# vendor:device of the devices handed to vfio-pci: pci-testdev, edu, the NVMe controller
+VFIO_TEST_DEVICES="0x1b36:0x0005 0x1234:0x11e8 0x1b36:0x0010"
 
 say() { echo "power-host: $*"; }
 

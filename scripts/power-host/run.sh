@@ -7,6 +7,7 @@
 #
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
+#              POWER_HOST_NVME     1: an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs)
 #              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)
 #
 # Runs provision.sh first (a no-op when everything is cached). Streams the guest console while it runs.
@@ -89,6 +90,20 @@ vfio_test_devices() {
   done
 }
 
+# With POWER_HOST_NVME=1: an NVMe controller over a raw image of a known pattern, alone on the last PHB (so the test groups keep
+# their numbers), bound to vfio-pci by /init: the device a guest's own driver reads through passthrough.
+nvme_device() {
+  local index=$((4 + ${POWER_HOST_EXTRA_GROUPS:-1}))
+  printf '%s\n' -drive "file=$NVME_IMAGE,if=none,id=nvme0,format=raw" \
+    -device "spapr-pci-host-bridge,index=$index,id=phb$index" -device "nvme,serial=kvs0001,drive=nvme0,bus=phb$index.0"
+}
+
+make_nvme_image() {
+  [[ -f $NVME_IMAGE && $(stat -c %s "$NVME_IMAGE") -eq $((NVME_IMAGE_MIB << 20)) ]] && return 0
+  node "$POWER_HOST_SCRIPTS/nvme-image.mjs" "$NVME_IMAGE" "$NVME_IMAGE_MIB" ||
+    die "$EXIT_INFRASTRUCTURE" "cannot write the NVMe image $NVME_IMAGE"
+}
+
 qemu_arguments() {
   # Flags as in shared/notes/power-host.md §5. One PHB per VFIO test device gives each its own IOMMU
   # group; virtio-9p must sit on pci.0 explicitly. panic=1 (with -no-reboot) ends qemu if the guest panics.
@@ -98,6 +113,7 @@ qemu_arguments() {
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
     -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE"
   vfio_test_devices
+  if [[ ${POWER_HOST_NVME:-0} == 1 ]]; then nvme_device; fi
   printf '%s\n' \
     -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
     -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pci.0
@@ -231,6 +247,7 @@ main() {
   provision
   provisioned_at=$(now)
   prepare_results
+  if [[ ${POWER_HOST_NVME:-0} == 1 ]]; then make_nvme_image; fi
   start_guest
   wait_for_guest
   stop_guest

@@ -44,8 +44,11 @@ export const RegionFlag = {
 
 /** VFIO's PCI interrupt indexes (VFIO_PCI_*_IRQ_INDEX, include/uapi/linux/vfio.h). */
 export const PciIrq = {
+  /** The legacy level-triggered line (INTA#..INTD#). */
   INTX: 0,
+  /** Message-signalled interrupts. */
   MSI: 1,
+  /** MSI-X. */
   MSIX: 2,
   /** AER error notification. */
   ERR: 3,

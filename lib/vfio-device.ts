@@ -233,7 +233,7 @@ export class VfioDevice extends FdObject {
       checkInstance(`eventFds[${i}]`, eventFd, EventFd);
       return fdOf(eventFd, 'setIrqEventFds');
     });
-    this.#setIrqs('setIrqEventFds', index, start, fds.length, IrqAction.TRIGGER, fds, `${fds.length} eventfds`, fd);
+    this.#setIrqs(fd, index, start, fds.length, IrqAction.TRIGGER, fds, `${fds.length} eventfds`);
   }
 
   /**
@@ -246,14 +246,14 @@ export class VfioDevice extends FdObject {
     checkInteger('index', index, 0, 0xffff_ffff);
     checkInstance('eventFd', eventFd, EventFd);
     checkInteger('vector', vector, 0, 0xffff_fffe);
-    this.#setIrqs('setIrqUnmaskEventFd', index, vector, 1, IrqAction.UNMASK, Int32Array.of(fdOf(eventFd, 'setIrqUnmaskEventFd')), 'unmask eventfd', fd);
+    this.#setIrqs(fd, index, vector, 1, IrqAction.UNMASK, Int32Array.of(fdOf(eventFd, 'setIrqUnmaskEventFd')), 'unmask eventfd');
   }
 
   /** VFIO_DEVICE_SET_IRQS (DATA_NONE, ACTION_TRIGGER, count 0): disables every vector of `index`. */
   disableIrqs(index: number): void {
     const fd = this.fdFor('disableIrqs');
     checkInteger('index', index, 0, 0xffff_ffff);
-    this.#setIrqs('disableIrqs', index, 0, 0, IrqAction.TRIGGER, undefined, 'disable', fd);
+    this.#setIrqs(fd, index, 0, 0, IrqAction.TRIGGER, undefined, 'disable');
   }
 
   /** VFIO_DEVICE_SET_IRQS (DATA_NONE, ACTION_UNMASK): lets a masked vector fire again (INTx after the guest's EOI). */
@@ -270,10 +270,10 @@ export class VfioDevice extends FdObject {
     const fd = this.fdFor(method);
     checkInteger('index', index, 0, 0xffff_ffff);
     checkInteger('vector', vector, 0, 0xffff_fffe);
-    this.#setIrqs(method, index, vector, 1, action, undefined, action === IrqAction.MASK ? 'mask' : 'unmask', fd);
+    this.#setIrqs(fd, index, vector, 1, action, undefined, action === IrqAction.MASK ? 'mask' : 'unmask');
   }
 
-  #setIrqs(method: string, index: number, start: number, count: number, action: number, fds: Int32Array | undefined, what: string, fd = this.fdFor(method)): void {
+  #setIrqs(fd: number, index: number, start: number, count: number, action: number, fds: Int32Array | undefined, what: string): void {
     const result = native.vfioDeviceSetIrqs(fd, index, start, count, action, fds);
     if (result < 0) throw syscallError(result, { syscall: 'ioctl', request: 'VFIO_DEVICE_SET_IRQS', target: this.target, args: `index ${index}, start ${start}, ${what}` });
   }

@@ -76,6 +76,20 @@ describe('VFIO interrupts and BAR memslots on the emulated POWER host', () => {
     assert.throws(() => vm.setMemoryRegion({ slot: 3, guestPhysAddr: 1n << 40n, memory: {} }), { name: 'TypeError', message: /GuestMemory or RegionMapping/ });
   }));
 
+  it('the reference VMM wires edu\'s INTx into the kernel\'s XICS: the source defined level-triggered (KVM_DEV_XICS_GRP_SOURCES), KVM_IRQFD with a resample eventfd, VFIO trigger and unmask eventfds', () => {
+    const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+    const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);
+    const { result: machine, syscalls } = traceSyscalls(() => SpaprMachine.create({ kernel, initrd: new Uint8Array(4096), memorySize: 256n << 20n, commandLine: '', cpus: 1, irqchip: 'kernel', passthrough: [DEVICE_EDU], output: () => {} }));
+    try {
+      const requests = syscalls.map((s) => s.request).filter(Boolean);
+      const wiring = requests.slice(requests.lastIndexOf('KVM_SET_DEVICE_ATTR'));
+      assert.deepEqual(wiring.filter((r) => ['KVM_SET_DEVICE_ATTR', 'KVM_IRQFD', 'VFIO_DEVICE_SET_IRQS'].includes(r)), ['KVM_SET_DEVICE_ATTR', 'KVM_IRQFD', 'VFIO_DEVICE_SET_IRQS', 'VFIO_DEVICE_SET_IRQS']);
+      assert.ok(requests.includes('KVM_SET_USER_MEMORY_REGION'));
+    } finally {
+      machine.close();
+    }
+  });
+
   it('the reference VMM refuses runOnThisThread() for a passed-through INTx into the XICS in JavaScript (the event loop is blocked there)', () => {
     const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
     const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);

@@ -92,7 +92,7 @@ describe('SpaprPhb', () => {
     expect(calls['ibm,read-pci-config']!([0x0800, hi, lo + 1, 4], 2)).toEqual([-1, 0]); // another BUID
   });
 
-  it('writes a PHB node pseries Linux probes and dtc reads without a warning: ranges, bus-range, ibm,dma-window, one child with reg and assigned-addresses', () => {
+  it('writes a PHB node pseries Linux probes and dtc reads without a warning: ranges, bus-range, ibm,dma-window, an MSI domain size, one child with reg and assigned-addresses and no MSI request', () => {
     if (dtcMissing) return console.log(`skipped: ${dtcMissing}`);
     const phb = new SpaprPhb({ index: 1, liobn: 0x8000_0001n, dmaWindowSize: 1n << 30n });
     const [bar0, bar2] = phb.attach(0, testFunction());
@@ -101,6 +101,8 @@ describe('SpaprPhb', () => {
     expect(dts).toContain('compatible = "IBM,Logical_PHB";');
     expect(dts).toContain('bus-range = <0x00 0xff>;');
     expect(dts).toContain('ibm,dma-window = <0x80000001 0x00 0x00 0x00 0x40000000>;');
+    expect(dts).toContain('ibm,pe-total-#msi = <0x20>;');
+    expect(dts).not.toMatch(/ibm,req#msi/);
     expect(dts).toContain('pci1b36,5@0 {');
     expect(dts).toContain('vendor-id = <0x1b36>;');
     expect(dts).toContain('class-code = <0xff00>;');

@@ -71,6 +71,8 @@ const WINDOWS_PER_PHB = 64n << 30n;
 const MEM32_BUS = 0x8000_0000n;
 const MEM32_SIZE = 0x8000_0000n;
 const MEM64_SIZE = 32n << 30n;
+/** The size of the PHB's MSI domain (ibm,pe-total-#msi); no MSI is handed out yet, so any non-zero count will do. */
+const PE_TOTAL_MSI = 32;
 
 const CONFIG_SPACE_SIZE = 0x1000;
 const BAR0 = 0x10;
@@ -203,7 +205,12 @@ export class SpaprPhb {
         OF_MEM32, 0, Number(MEM32_BUS), ...cells64(this.mem32Base), ...cells64(MEM32_SIZE),
         OF_MEM64, ...cells64(this.mem64Base), ...cells64(this.mem64Base), ...cells64(MEM64_SIZE))
       .u32('ibm,#dma-address-cells', 2).u32('ibm,#dma-size-cells', 2)
-      .u32('ibm,dma-window', Number(this.liobn), 0, 0, ...cells64(this.dmaWindowSize));
+      .u32('ibm,dma-window', Number(this.liobn), 0, 0, ...cells64(this.dmaWindowSize))
+      // Without it pseries_msi_allocate_domains (arch/powerpc/platforms/pseries/msi.c) gives the PHB no MSI
+      // domain, the XICS domain (whose match ignores the bus token) is taken for one, and the guest's first
+      // pci_alloc_irq_vectors oopses in pci_msi_domain_supports. With no ibm,req#msi(-x) in the function nodes,
+      // rtas_prepare_msi_irqs then refuses MSI and drivers fall back to INTx.
+      .u32('ibm,pe-total-#msi', PE_TOTAL_MSI);
     for (const slot of [...this.#slots.values()].sort((a, b) => a.devfn - b.devfn)) this.#functionNode(writer, slot);
     writer.endNode();
   }

@@ -107,12 +107,12 @@ release_chroot() {
 # Runs the host's command.sh inside the chroot; its output goes to the console and to output.log.
 run_command() {
   root=$1 results=$2 cache=$3
-  [ -f "$results/command.sh" ] || fatal "the host wrote no $cache/results/command.sh"
+  [ -f "$results/command.sh" ] || fatal "the host wrote no $results_relative/command.sh"
   start=$(uptime_seconds)
   say "command start (uptime $start s)"
   {
     env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-      chroot "$root" /bin/sh "/project/$cache/results/command.sh"
+      chroot "$root" /bin/sh "/project/$results_relative/command.sh"
     echo $? >"$results/exit-code"
   } 2>&1 | tee "$results/output.log"
   end=$(uptime_seconds)
@@ -136,7 +136,10 @@ main() {
   bind_test_devices_to_vfio_pci
   mount_share
   root=$SHARE/$cache/rootfs
-  results=$SHARE/$cache/results
+  # power_host_results: the results folder of the kernel booted (the default kernel's is $cache/results).
+  results_relative=$(kernel_option power_host_results)
+  [ -n "$results_relative" ] || results_relative=$cache/results
+  results=$SHARE/$results_relative
   prepare_chroot "$root"
   run_command "$root" "$results" "$cache"
   release_chroot "$root"

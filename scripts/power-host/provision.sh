@@ -20,24 +20,27 @@ apt_index_refreshed=no
 
 main() {
   require_root
-  mkdir -p "$CACHE_DIR" "$DEBS_DIR" "$LOG_DIR"
+  mkdir -p "$CACHE_DIR" "$DEBS_DIR" "$LOG_DIR" "$KERNEL_CACHE_DIR" "$KERNEL_DEBS_DIR"
   take_lock "$CACHE_DIR/provision.lock"
   local started
   started=$(now)
 
   ensure_foreign_architecture
   ensure_apt_sources
+  ensure_extra_kernel_suite
   install_missing_host_tools
-  local kernel_deb busybox_deb
-  kernel_deb=$(cached_or_downloaded_deb "$KERNEL_PACKAGE" "$KERNEL_PACKAGE_VERSION")
-  busybox_deb=$(cached_or_downloaded_deb busybox-static "")
-  extract_kernel "$kernel_deb"
+  local kernel_debs=() busybox_deb spec
+  for spec in "${KERNEL_PACKAGES[@]}"; do
+    kernel_debs+=("$(cached_or_downloaded_deb "$KERNEL_DEBS_DIR" "${spec%%=*}" "${spec#*=}")")
+  done
+  busybox_deb=$(cached_or_downloaded_deb "$DEBS_DIR" busybox-static "")
+  extract_kernel "${kernel_debs[@]}"
   extract_busybox "$busybox_deb"
   build_rootfs_once
   finish_rootfs
   build_initramfs_if_inputs_changed
 
-  log "provisioned in $(seconds_between "$started" "$(now)") s (cache: $CACHE_DIR)"
+  log "provisioned kernel $POWER_HOST_KERNEL ($KERNEL_VERSION) in $(seconds_between "$started" "$(now)") s (cache: $KERNEL_CACHE_DIR)"
 }
 
 # --- apt configuration -------------------------------------------------------------------------------
@@ -170,6 +173,28 @@ ensure_apt_sources() {
   fi
 }
 
+# A kernel from a suite the machine's apt configuration does not serve (trixie, sid): its own source file,
+# with the mirror derived as above, and a preference of priority 100 so that nothing else (busybox, the host
+# tools) is taken from it. Both files are ours alone; provision.sh rewrites them when they differ.
+ensure_extra_kernel_suite() {
+  [[ $KERNEL_SUITE == "$DEBIAN_SUITE" || $KERNEL_SUITE == "$BACKPORTS_SUITE" ]] && return 0
+  apt_already_serves "$KERNEL_SUITE" && [[ ! -f $EXTRA_APT_SOURCE_FILE ]] && return 0
+  local mirror header wanted preference
+  mirror=$(derive_mirror_uri)
+  header="# Written by kvm-vfio-spapr scripts/power-host/provision.sh: the $KERNEL_SUITE kernel for the emulated POWER host."
+  wanted="$header"$'\n'"$(deb822_stanza "$mirror" "$KERNEL_SUITE")"$'\n'
+  preference="$header"$'\n'"Package: *"$'\n'"Pin: release n=$KERNEL_SUITE"$'\n'"Pin-Priority: 100"$'\n'
+  if [[ ! -f $EXTRA_APT_PREFERENCES_FILE ]] || [[ $(<"$EXTRA_APT_PREFERENCES_FILE")$'\n' != "$preference" ]]; then
+    log "writing $EXTRA_APT_PREFERENCES_FILE (priority 100 for $KERNEL_SUITE)"
+    printf '%s' "$preference" >"$EXTRA_APT_PREFERENCES_FILE"
+  fi
+  if [[ ! -f $EXTRA_APT_SOURCE_FILE ]] || [[ $(<"$EXTRA_APT_SOURCE_FILE")$'\n' != "$wanted" ]]; then
+    log "writing $EXTRA_APT_SOURCE_FILE (mirror $mirror)"
+    printf '%s' "$wanted" >"$EXTRA_APT_SOURCE_FILE"
+    apt_index_refreshed=no
+  fi
+}
+
 # "Mirror sync in progress" is transient; on bookworm-security's ppc64el index it is also harmless, so only
 # other indexes are worth a retry.
 mirror_mid_sync_outside_security() {
@@ -240,9 +265,10 @@ apt_index_has() {
     awk -F' *[|] *' -v want="$version" '$2 != "" && (want == "" || $2 == want) { found = 1 } END { exit !found }'
 }
 
-# Prints the path of a cached .deb of PACKAGE:ppc64el (VERSION pinned when non-empty), downloading it if needed.
+# cached_or_downloaded_deb DIR PACKAGE [VERSION]: prints the path of a cached .deb of PACKAGE:ppc64el in DIR
+# (VERSION pinned when non-empty), downloading it if needed.
 cached_or_downloaded_deb() {
-  local package=$1 version=$2 file
+  local DEBS_DIR=$1 package=$2 version=$3 file
   for file in "$DEBS_DIR/${package}"_*"_$GUEST_ARCH.deb"; do
     if [[ -f $file ]] && deb_matches "$file" "$package" "$version"; then
       printf '%s\n' "$file"
@@ -259,7 +285,7 @@ cached_or_downloaded_deb() {
     die "$EXIT_CANNOT_PROVISION" "cannot download $spec; apt said:
 $(grep -E '^E:' "$output_file" || tail -n 5 "$output_file")
 versions of $package:$GUEST_ARCH the apt index offers: $(apt-cache madison "$package:$GUEST_ARCH" 2>/dev/null | awk -F' *[|] *' '{ printf "%s ", $2 }')
-(if backports replaced the pinned kernel, update KERNEL_VERSION and KERNEL_PACKAGE_VERSION in scripts/power-host/config.sh)"
+(if the suite replaced the pinned kernel, update POWER_HOST_KERNEL=$POWER_HOST_KERNEL's entry in scripts/power-host/config.sh)"
   fi
   for file in "$DEBS_DIR/${package}"_*"_$GUEST_ARCH.deb"; do
     if deb_matches "$file" "$package" "$version"; then
@@ -287,15 +313,29 @@ extract() {
 
 kernel_modules_dir() { printf '%s/lib/modules/%s\n' "$KERNEL_TREE" "$KERNEL_VERSION"; }
 
-# The stamp goes in last (with the rename), after depmod, so an interrupted run starts over.
+# extract_kernel DEB...: all the kernel's packages into one tree. The stamp goes in last (with the rename),
+# after depmod, so an interrupted run starts over.
+kernel_stamp() { local deb; for deb in "$@"; do deb_stamp "$deb"; echo; done; }
+
 extract_kernel() {
-  local deb=$1
-  is_extracted "$deb" "$KERNEL_TREE" && return 0
-  extract "$deb" "$KERNEL_TREE"
-  [[ -f $KERNEL_TREE.tmp/boot/$(basename "$KERNEL_IMAGE") ]] ||
-    die "$EXIT_INFRASTRUCTURE" "$(basename "$deb") has no boot/$(basename "$KERNEL_IMAGE")"
+  local stamp deb
+  stamp=$(kernel_stamp "$@")
+  [[ -f $KERNEL_TREE/.power-host-stamp && $(<"$KERNEL_TREE/.power-host-stamp") == "$stamp" ]] && return 0
+  rm -rf "$KERNEL_TREE" "$KERNEL_TREE.tmp"
+  for deb in "$@"; do
+    log "extracting $(basename "$deb")"
+    dpkg-deb -x "$deb" "$KERNEL_TREE.tmp" || die "$EXIT_INFRASTRUCTURE" "dpkg-deb -x $deb failed"
+  done
+  [[ -f $KERNEL_TREE.tmp/$KERNEL_IMAGE_RELATIVE ]] ||
+    die "$EXIT_INFRASTRUCTURE" "the packages $* have no $KERNEL_IMAGE_RELATIVE"
+  # Debian's newer layout installs modules under usr/lib/modules; kmod looks under lib/modules.
+  if [[ -d $KERNEL_TREE.tmp/usr/lib/modules/$KERNEL_VERSION && ! -e $KERNEL_TREE.tmp/lib/modules/$KERNEL_VERSION ]]; then
+    mkdir -p "$KERNEL_TREE.tmp/lib/modules"
+    ln -s "../../usr/lib/modules/$KERNEL_VERSION" "$KERNEL_TREE.tmp/lib/modules/$KERNEL_VERSION"
+  fi
   log "depmod $KERNEL_VERSION"
   depmod -b "$KERNEL_TREE.tmp" "$KERNEL_VERSION" || die "$EXIT_INFRASTRUCTURE" "depmod -b $KERNEL_TREE.tmp failed"
+  printf '%s' "$stamp" >"$KERNEL_TREE.tmp/.power-host-stamp"
   mv "$KERNEL_TREE.tmp" "$KERNEL_TREE"
 }
 
@@ -373,19 +413,23 @@ build_initramfs() {
   install -m 755 "$POWER_HOST_SCRIPTS/guest-init.sh" "$work/init"
   mknod -m 600 "$work/dev/console" c 5 1
 
-  # busybox's modprobe cannot load .ko.xz: decompress, and rename them in the index files.
+  # busybox's modprobe cannot load .ko.xz/.ko.zst: decompress, and rename them in the index files.
   local closure
   closure=$(module_closure)
   [[ -n $closure ]] || die "$EXIT_INFRASTRUCTURE" "empty module closure for ${GUEST_MODULES[*]}"
   while read -r relative; do
     mkdir -p "$work/lib/modules/$KERNEL_VERSION/$(dirname "$relative")"
-    xz -dc "$modules_dir/$relative" >"$work/lib/modules/$KERNEL_VERSION/${relative%.xz}"
+    case $relative in
+      *.ko.xz) xz -dc "$modules_dir/$relative" >"$work/lib/modules/$KERNEL_VERSION/${relative%.xz}" ;;
+      *.ko.zst) zstd -qdc "$modules_dir/$relative" >"$work/lib/modules/$KERNEL_VERSION/${relative%.zst}" ;;
+      *) cp "$modules_dir/$relative" "$work/lib/modules/$KERNEL_VERSION/$relative" ;;
+    esac || die "$EXIT_INFRASTRUCTURE" "cannot decompress $relative"
   done <<<"$closure"
   awk -F: 'NR == FNR { keep[$0] = 1; next } keep[$1]' <(printf '%s\n' "$closure") "$modules_dir/modules.dep" |
-    sed 's/\.ko\.xz/.ko/g' >"$work/lib/modules/$KERNEL_VERSION/modules.dep"
+    sed -E 's/\.ko\.(xz|zst)/.ko/g' >"$work/lib/modules/$KERNEL_VERSION/modules.dep"
   local index
   for index in modules.alias modules.builtin modules.order; do
-    sed 's/\.ko\.xz/.ko/g' "$modules_dir/$index" >"$work/lib/modules/$KERNEL_VERSION/$index"
+    sed -E 's/\.ko\.(xz|zst)/.ko/g' "$modules_dir/$index" >"$work/lib/modules/$KERNEL_VERSION/$index"
   done
 
   (cd "$work" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -9) >"$INITRAMFS.tmp" ||

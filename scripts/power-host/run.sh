@@ -6,6 +6,7 @@
 #   e.g. scripts/power-host/run.sh -- node test/power/run.mjs
 #
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
+#              POWER_HOST_KERNEL   guest kernel: 6.12 (default), 6.1 or sid (see config.sh)
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
 #              POWER_HOST_NVME     1: an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs)
 #              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)
@@ -111,7 +112,7 @@ qemu_arguments() {
     -M pseries,accel=tcg,cap-nested-hv=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,x-vof=on \
     -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
-    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE"
+    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE"
   vfio_test_devices
   if [[ ${POWER_HOST_NVME:-0} == 1 ]]; then nvme_device; fi
   printf '%s\n' \

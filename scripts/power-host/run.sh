@@ -8,7 +8,7 @@
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
 #              POWER_HOST_KERNEL   guest kernel: 6.12 (default), 6.1 or sid (see config.sh)
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
-#              POWER_HOST_NVME     1: an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs)
+#              POWER_HOST_NVME     1 (default): an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs); 0: none
 #              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)
 #
 # Runs provision.sh first (a no-op when everything is cached). Streams the guest console while it runs.
@@ -114,7 +114,7 @@ qemu_arguments() {
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
     -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE"
   vfio_test_devices
-  if [[ ${POWER_HOST_NVME:-0} == 1 ]]; then nvme_device; fi
+  if [[ ${POWER_HOST_NVME:-1} == 1 ]]; then nvme_device; fi
   printf '%s\n' \
     -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
     -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pci.0
@@ -248,7 +248,7 @@ main() {
   provision
   provisioned_at=$(now)
   prepare_results
-  if [[ ${POWER_HOST_NVME:-0} == 1 ]]; then make_nvme_image; fi
+  if [[ ${POWER_HOST_NVME:-1} == 1 ]]; then make_nvme_image; fi
   start_guest
   wait_for_guest
   stop_guest

@@ -118,12 +118,12 @@ writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summa
 // with the XICS in JavaScript and with the kernel's, each on both exit paths: run() (exits hop to
 // the event loop) and runSync() in a Worker (main.ts's default with one vCPU).
 const { readFileSync } = await import('node:fs');
-const { release } = await import('node:os');
 const { bootOnVcpuThread: bootVmmOnVcpuThread } = await import('../dist/examples/spapr-vmm/run-on-vcpu-thread.js');
 const { SpaprMachine } = await import('../dist/examples/spapr-vmm/machine.js');
 const { parseKernelImage } = await import('../dist/examples/spapr-vmm/kernel-image.js');
 const { USERSPACE_MARKER, markerInitramfs } = await import('../dist/examples/spapr-vmm/initramfs.js');
-const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+const { kernelImage } = await import('../scripts/power-host/kernel-tree.mjs');
+const kernelPath = kernelImage();
 const kernelFile = readFileSync(kernelPath);
 const kernel = parseKernelImage(kernelFile);
 const initrd = markerInitramfs(readFileSync('.cache/power-host/busybox/bin/busybox'));

@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { release } from 'node:os';
 import { describe, it } from 'node:test';
 import { VfioGroup } from '../../dist/index.js';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
+import { kernelImage, kernelModulesDir } from '../../scripts/power-host/kernel-tree.mjs';
 
-const KERNEL_PATH = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
-const MODULES_DIR = `.cache/power-host/kernel/lib/modules/${release()}/kernel/drivers/nvme`;
+const KERNEL_PATH = kernelImage();
+const MODULES_DIR = `${kernelModulesDir()}/kernel/drivers/nvme`;
 const BUSYBOX_PATH = '.cache/power-host/busybox/bin/busybox';
 const DIRECT_READ_PATH = '.cache/spapr-vmm/direct-read';
 const NVME_IMAGE = '.cache/power-host/nvme.img';

@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { describe, it } from 'node:test';
 import { VfioGroup, resourceStats, traceSyscalls } from '../../dist/index.js';
 import { DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
 import { CONSOLE_LINES, CPUS_LINE, PCI_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { KernelImageError, parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { MachineConfigError, SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
+import { kernelImage } from '../../scripts/power-host/kernel-tree.mjs';
 
-const KERNEL_PATH = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+const KERNEL_PATH = kernelImage();
 const BUSYBOX_PATH = '.cache/power-host/busybox/bin/busybox';
 const MiB = 1n << 20n;
 const BOOT_TIMEOUT_MS = 300_000;

@@ -8,8 +8,8 @@ import { SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
 import { parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { DEVICE_EDU, GROUP_EDU, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { kernelImage } from '../../scripts/power-host/kernel-tree.mjs';
 
 function eduDevice(use) {
   const container = use(VfioContainer.open());
@@ -77,7 +77,7 @@ describe('VFIO interrupts and BAR memslots on the emulated POWER host', () => {
   }));
 
   it('the reference VMM wires edu\'s INTx into the kernel\'s XICS: the source defined level-triggered (KVM_DEV_XICS_GRP_SOURCES), KVM_IRQFD with a resample eventfd, VFIO trigger and unmask eventfds', () => {
-    const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+    const kernelPath = kernelImage();
     const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);
     const { result: machine, syscalls } = traceSyscalls(() => SpaprMachine.create({ kernel, initrd: new Uint8Array(4096), memorySize: 256n << 20n, commandLine: '', cpus: 1, irqchip: 'kernel', passthrough: [DEVICE_EDU], output: () => {} }));
     try {
@@ -91,7 +91,7 @@ describe('VFIO interrupts and BAR memslots on the emulated POWER host', () => {
   });
 
   it('the reference VMM refuses runOnThisThread() for a passed-through INTx into the XICS in JavaScript (the event loop is blocked there)', () => {
-    const kernelPath = `.cache/power-host/kernel/boot/vmlinux-${release()}`;
+    const kernelPath = kernelImage();
     const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);
     const machine = SpaprMachine.create({ kernel, initrd: new Uint8Array(4096), memorySize: 256n << 20n, commandLine: '', cpus: 1, irqchip: 'user', passthrough: [DEVICE_EDU], output: () => {} });
     try {

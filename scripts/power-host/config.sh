@@ -41,7 +41,7 @@ BACKPORTS_SUITE=bookworm-backports
 GUEST_ARCH=ppc64el
 
 # Modules loaded in the guest; the initramfs holds their dependency closure.
-GUEST_MODULES=(kvm-hv vfio-pci vfio_iommu_spapr_tce 9p 9pnet_virtio)
+GUEST_MODULES=(kvm-hv vfio-pci vfio_iommu_spapr_tce 9p 9pnet_virtio virtio_pci)
 
 # Node rootfs recipe (mmdebstrap --variant=extract). Changing it rebuilds the rootfs.
 ROOTFS_INCLUDE=nodejs

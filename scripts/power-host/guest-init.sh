@@ -58,7 +58,13 @@ kernel_option() {
 
 uptime_seconds() { cut -d' ' -f1 /proc/uptime; }
 
+# A module only where the kernel did not build it in (6.1 has virtio_pci as a module, 6.12 built in).
+modprobe_unless_builtin() {
+  grep -q "/$1.ko" "/lib/modules/$(uname -r)/modules.builtin" || step modprobe "$1"
+}
+
 load_modules() {
+  modprobe_unless_builtin virtio_pci
   step modprobe 9pnet_virtio
   step modprobe 9p
   step modprobe kvm-hv

@@ -1,5 +1,6 @@
 // probe(): what this host offers for in-kernel TCE acceleration, and why not when it does not.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { release } from 'node:os';
 import { accessAdvice, canOpenReadWrite } from './access.js';
 import { Cap, DeviceType, IommuType } from './constants.js';
 import { KvmVfioError } from './errors.js';
@@ -303,6 +304,15 @@ function probeVm(report: ProbeReport, vm: Vm): void {
   }
 }
 
+// vfio_group_find_or_alloc (drivers/vfio/vfio_main.c, since 5.19) refuses a device whose IOMMU lacks
+// IOMMU_CAP_CACHE_COHERENCY; powerpc's TCE IOMMU reported no capabilities until spapr_tce_iommu_ops
+// (arch/powerpc/kernel/iommu.c, 6.2). Seen on Debian's 6.1.176: "vfio-pci: probe of ... failed with error -22".
+function vfioPciCannotBind(arch: string = process.arch, kernelRelease: string = release()): string | undefined {
+  const [major = 0, minor = 0] = kernelRelease.split(/[.-]/, 2).map(Number);
+  if (arch !== 'ppc64' || major > 6 || (major === 6 && minor >= 2) || major < 5 || (major === 5 && minor < 19)) return undefined;
+  return `vfio-pci cannot bind on powerpc Linux ${major}.${minor} (probe fails with EINVAL: vfio needs IOMMU_CAP_CACHE_COHERENCY, which powerpc's TCE IOMMU reports from 6.2); boot 6.2 or later`;
+}
+
 function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
   const entry = report.vfio.container;
   try {
@@ -317,7 +327,7 @@ function probeVfio(report: ProbeReport, vfioPath: string, sysfs: string): void {
   else if (!entry.spaprTceV2) report.verdict.reasons.push('the VFIO container offers no SPAPR_TCE_v2 IOMMU (load vfio_iommu_spapr_tce; not POWER?)');
   report.vfio.groups = listGroups(sysfs);
   const usable = report.vfio.groups.filter((group) => group.devNode && group.viable);
-  if (usable.length === 0) report.verdict.warnings.push('no viable VFIO group: bind a device (every device of its IOMMU group) to vfio-pci');
+  if (usable.length === 0) report.verdict.warnings.push(`no viable VFIO group: ${vfioPciCannotBind() ?? 'bind a device (every device of its IOMMU group) to vfio-pci'}`);
   for (const group of usable.filter((g) => !canOpenReadWrite(`/dev/vfio/${g.number}`))) {
     report.verdict.warnings.push(`group ${group.number} cannot be opened by this process: ${accessAdvice(`/dev/vfio/${group.number}`, 'the VFIO group')}`);
   }

@@ -3,7 +3,9 @@
 // prebuilds, then `npm pack` into .cache/pack/); the host suite (vitest, real syscalls on this machine,
 // and the packed tarball installed without a compiler); the host suite again with the addon built
 // with ASan + UBSan (scripts/asan.mjs); then the POWER suite inside the emulated POWER host (node:test
-// on a real ppc64le kernel, also running the unpacked tarball), provisioning what is missing. A suite
+// on a real ppc64le kernel, also running the unpacked tarball), once per kernel (6.12 and 6.1; with
+// --kernels, for npm run test:kernels: packaging and the POWER suite on every pinned kernel, sid too),
+// provisioning what is missing. A suite
 // that cannot run here (not root, no package access) prints why and counts as skipped, never as
 // passed. Ends with one line "N passed, N failed" over every suite, also written to
 // .cache/test-results/summary.json for .ci/run.
@@ -93,47 +95,59 @@ function tapCounts(text) {
   return { passed: tapCount(text, 'pass'), failed: tapCount(text, 'fail'), skipped: (tapCount(text, 'skipped') || 0) + (tapCount(text, 'todo') || 0) };
 }
 
-function powerSuite() {
-  banner('POWER suite: boot the emulated POWER host and run test/power in it');
+/** The kernels scripts/power-host/config.sh pins (POWER_HOST_KERNEL); npm test runs DEFAULT_KERNELS, test:kernels all. */
+const ALL_KERNELS = ['6.12', '6.1', 'sid'];
+const DEFAULT_KERNELS = ['6.12', '6.1'];
+
+function powerResults(kernel) {
+  return kernel === '6.12' ? join(root, '.cache', 'power-host', 'results') : join(root, '.cache', 'power-host', 'kernels', kernel, 'results');
+}
+
+function powerSuite(kernel) {
+  const name = `POWER ${kernel}`;
+  banner(`POWER suite on Linux ${kernel}: boot the emulated POWER host (POWER_HOST_KERNEL=${kernel}) and run test/power in it`);
   if (run(process.execPath, [join(root, 'bench', 'build-probe.mjs'), 'linux-ppc64']).status !== 0) {
-    return { name: 'POWER', passed: 0, failed: 1, skipped: 0, seconds: 0, note: "bench/'s probe addon (the fuzzer's FdProbe) did not cross-build" };
+    return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "bench/'s probe addon (the fuzzer's FdProbe) did not cross-build" };
   }
+  process.env.POWER_HOST_KERNEL = kernel;
   const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs']);
-  const output = join(root, '.cache', 'power-host', 'results', 'output.log');
+  delete process.env.POWER_HOST_KERNEL;
+  const output = join(powerResults(kernel), 'output.log');
   if (status === CANNOT_PROVISION) {
-    return { name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds, note: 'skipped: the emulated POWER host cannot be provisioned here (not root or no package access; see above)' };
+    return { name, passed: 0, failed: 0, skipped: 1, seconds, note: 'skipped: the emulated POWER host cannot be provisioned here (not root, no package access, or the suite no longer serves the pinned kernel; see above)' };
   }
   const counts = existsSync(output) ? tapCounts(readFileSync(output, 'utf8')) : { passed: NaN, failed: NaN, skipped: 0 };
   if (Number.isNaN(counts.passed) || Number.isNaN(counts.failed)) {
-    return { name: 'POWER', passed: 0, failed: 1, skipped: 0, seconds, note: `the emulated host gave no test summary (run.sh exit ${status})` };
+    return { name, passed: 0, failed: 1, skipped: 0, seconds, note: `the emulated host gave no test summary (run.sh exit ${status})` };
   }
   const failed = counts.failed + (status !== 0 && counts.failed === 0 ? 1 : 0);
-  return { name: 'POWER', ...counts, failed, seconds, ...(status !== 0 && counts.failed === 0 ? { note: `run.sh exited ${status}` } : {}) };
+  return { name, ...counts, failed, seconds, ...(status !== 0 && counts.failed === 0 ? { note: `run.sh exited ${status}` } : {}) };
 }
 
 mkdirSync(resultsDir, { recursive: true });
 const suites = [];
+const kernelsOnly = process.argv.includes('--kernels');
 if (!buildTypeScript()) {
   suites.push({ name: 'build', passed: 0, failed: 1, skipped: 0, seconds: 0, note: 'tsc failed' });
 } else {
-  suites.push(docsSuite());
+  if (!kernelsOnly) suites.push(docsSuite());
   const packaging = packageStep();
   suites.push(packaging.suite);
-  suites.push(hostSuite());
-  suites.push(asanSuite());
+  if (!kernelsOnly) suites.push(hostSuite(), asanSuite());
+  const kernels = kernelsOnly ? ALL_KERNELS : DEFAULT_KERNELS;
   if (process.env.KVM_VFIO_SPAPR_SKIP_POWER === '1') {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: KVM_VFIO_SPAPR_SKIP_POWER=1' });
   } else if (!packaging.ppc64) {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: no linux-ppc64 prebuild (see the package step)' });
   } else {
-    suites.push(powerSuite());
+    for (const kernel of kernels) suites.push(powerSuite(kernel));
   }
 }
 
 const total = suites.reduce((sum, suite) => ({ passed: sum.passed + suite.passed, failed: sum.failed + suite.failed }), { passed: 0, failed: 0 });
 banner('summary');
 for (const suite of suites) {
-  console.log(`  ${suite.name.padEnd(7)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
+  console.log(`  ${suite.name.padEnd(10)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
 }
 writeFileSync(join(resultsDir, 'summary.json'), `${JSON.stringify({ ...total, suites }, null, 2)}\n`);
 console.log(`${total.passed} passed, ${total.failed} failed`);

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { VfioGroup, probe, verdictLine } from '../../dist/index.js';
-import { GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './helpers.mjs';
 
 describe('doctor on the emulated POWER host', () => {
-  it('probe() reports acceleration available, the KVM-VFIO attribute and per-hypercall support', () => {
+  it('probe() reports acceleration available, the KVM-VFIO attribute and per-hypercall support', NEEDS_VFIO_GROUPS, () => {
     const report = probe();
     assert.equal(report.verdict.available, true, report.verdict.reasons.join('; '));
     assert.equal(verdictLine(report), 'in-kernel TCE acceleration: available');
@@ -28,7 +28,7 @@ describe('doctor on the emulated POWER host', () => {
     assert.ok(report.verdict.warnings.some((w) => w.includes(`group ${GROUP_UNVIABLE} is not viable`)));
   });
 
-  it('probe() creates a new DMA window for each viable group and says how big; the unviable group is not tried', () => {
+  it('probe() creates a new DMA window for each viable group and says how big; the unviable group is not tried', NEEDS_VFIO_GROUPS, () => {
     const report = probe();
     const groups = Object.fromEntries(report.vfio.groups.map((g) => [g.number, g]));
     for (const number of [GROUP_TESTDEV, GROUP_EDU, GROUP_THIRD]) {
@@ -56,7 +56,7 @@ describe('doctor on the emulated POWER host', () => {
     assert.deepEqual(vmm, { radixPageShifts: [12, 16], hashGuests: false, xics: true, xive: false, interruptController: 'kernel-xics' });
   });
 
-  it('`kvm-vfio-spapr doctor` prints the verdict and `--json` valid JSON, exit 0', () => {
+  it('`kvm-vfio-spapr doctor` prints the verdict and `--json` valid JSON, exit 0', NEEDS_VFIO_GROUPS, () => {
     const table = spawnSync(process.execPath, ['dist/cli.js', 'doctor'], { encoding: 'utf8' });
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);

@@ -1,6 +1,7 @@
 // Shared by the emulated-POWER-host suites (node:test on the guest's Node 18).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { KvmVfioError, traceSyscalls } from '../../dist/index.js';
 
 /** The devices the emulated host binds to vfio-pci, one per PHB (scripts/power-host). */
@@ -11,6 +12,19 @@ export const DEVICE_EDU = '0002:00:00.0';
 export const GROUP_UNVIABLE = 3; // pci-testdev (vfio-pci) + virtio-rng (virtio-pci) on one PHB
 export const DEVICE_UNVIABLE_HOST = '0003:00:02.0'; // the virtio-rng device, bound to virtio-pci
 export const GROUP_THIRD = 4; // pci-testdev at 0004:00:00.0, alone on PHB 4 (POWER_HOST_EXTRA_GROUPS, default 1)
+
+/** The kernel the host runs (scripts/power-host/config.sh POWER_HOST_KERNEL), and what the suite found it does. */
+const [KERNEL_MAJOR, KERNEL_MINOR] = release().split('.').map(Number);
+export const KERNEL_LINE = `${KERNEL_MAJOR}.${KERNEL_MINOR}`;
+// vfio_group_find_or_alloc (drivers/vfio/vfio_main.c) refuses a device without IOMMU_CAP_CACHE_COHERENCY, which
+// powerpc's TCE IOMMU reports from 6.2 (spapr_tce_iommu_ops, arch/powerpc/kernel/iommu.c): on 6.1 the
+// emulated host's vfio-pci probes fail with EINVAL and there are no /dev/vfio/N.
+export const VFIO_PCI_BINDS = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_MINOR >= 2);
+// KVM_CAP_SPAPR_TCE_VFIO (kvm_vm_ioctl_check_extension, arch/powerpc/kvm/powerpc.c) was 0 on pseries hosts
+// from ~5.0 until b4392813bbc3 (2025): Debian's 6.12.95 has the fix, 6.1.176 does not.
+export const SPAPR_TCE_VFIO = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_MINOR >= 12) ? 1 : 0;
+/** describe() options for suites that need VFIO groups: skipped, saying why, where vfio-pci cannot bind. */
+export const NEEDS_VFIO_GROUPS = VFIO_PCI_BINDS ? {} : { skip: `Linux ${KERNEL_LINE} cannot bind vfio-pci on powerpc (probe EINVAL: no IOMMU_CAP_CACHE_COHERENCY before 6.2), so there are no VFIO groups` };
 
 /** TAINT_WARN (bit 9) of /proc/sys/kernel/tainted: set once the kernel hit a WARN. */
 export const TAINT_WARN = 1 << 9;

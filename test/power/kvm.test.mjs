@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cap, DeviceType, Kvm, KvmVfioAttr, VmType, requestNumbers } from '../../dist/index.js';
-import { expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { KERNEL_LINE, SPAPR_TCE_VFIO, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 const PPC64_REQUESTS = {
   KVM_GET_API_VERSION: 0x2000ae00,
@@ -21,12 +21,12 @@ describe('KVM on the emulated POWER host', () => {
     for (const [name, value] of Object.entries(PPC64_REQUESTS)) assert.equal(requestNumbers[name], value, name);
   }));
 
-  it('opens /dev/kvm with API 12 and the capabilities 6.12 reports (arch/powerpc/kvm/powerpc.c kvm_vm_ioctl_check_extension)', () => scoped((use) => {
+  it(`opens /dev/kvm with API 12 and the capabilities ${KERNEL_LINE} reports: SPAPR_TCE_VFIO ${SPAPR_TCE_VFIO} (arch/powerpc/kvm/powerpc.c kvm_vm_ioctl_check_extension)`, () => scoped((use) => {
     const kvm = use(Kvm.open());
     assert.equal(kvm.apiVersion, 12);
     const vm = use(kvm.createVm());
     for (const [cap, expected] of [
-      [Cap.SPAPR_TCE, 1], [Cap.SPAPR_TCE_64, 1], [Cap.SPAPR_TCE_VFIO, 1], [Cap.SPAPR_MULTITCE, 1],
+      [Cap.SPAPR_TCE, 1], [Cap.SPAPR_TCE_64, 1], [Cap.SPAPR_TCE_VFIO, SPAPR_TCE_VFIO], [Cap.SPAPR_MULTITCE, 1],
       [Cap.DEVICE_CTRL, 1], [Cap.PPC_NESTED_HV, 1], [Cap.PPC_MMU_RADIX, 1], [Cap.PPC_MMU_HASH_V3, 0],
     ]) {
       assert.equal(kvm.checkExtension(cap), expected, `system cap ${cap}`);

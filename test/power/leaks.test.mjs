@@ -13,7 +13,7 @@ import {
   Cap, DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
 import { measureCycles, settle } from '../leaks/measure.mjs';
-import { DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV } from './helpers.mjs';
 
 const CYCLES = Number(process.env.KVM_VFIO_SPAPR_LEAK_CYCLES ?? 200);
 const ATTACH_CYCLES = Number(process.env.KVM_VFIO_SPAPR_ATTACH_CYCLES ?? 1000);
@@ -47,7 +47,7 @@ async function withVm(body) {
   }
 }
 
-describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind`, () => {
+describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind`, NEEDS_VFIO_GROUPS, () => {
   const kinds = [
     ['Kvm.open + close', () => Kvm.open().close()],
     ['Kvm.createVm + close', (kvm) => kvm.createVm().close()],
@@ -144,7 +144,7 @@ describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind
 
 describe('leaks on the emulated POWER host: attach/detach cycles', () => {
   for (const [cycles, windowSize, label] of [[ATTACH_CYCLES, 1n << 24n, '16 MiB'], [ATTACH_CYCLES_1G, GIB, '1 GiB']]) {
-    it(`${cycles} × attachIommuGroup (v2, registered memory, ${label} window) + read + close: back to exactly the state before`, () => withVm(async (_kvm, vm) => {
+    it(`${cycles} × attachIommuGroup (v2, registered memory, ${label} window) + read + close: back to exactly the state before`, NEEDS_VFIO_GROUPS, () => withVm(async (_kvm, vm) => {
       const memory = GuestMemory.allocate(PAGE * 64n);
       try {
         const result = await measureCycles(`attachIommuGroup (${label} window) + close`, cycles, () => {
@@ -162,7 +162,7 @@ describe('leaks on the emulated POWER host: attach/detach cycles', () => {
   }
 });
 
-describe('objects dropped without close(): the finalizer closes their fds', () => {
+describe('objects dropped without close(): the finalizer closes their fds', NEEDS_VFIO_GROUPS, () => {
   it(`${CYCLES} VMs, tables and groups dropped: every fd is closed by the finalizer`, async () => {
     const before = resourceStats();
     const warnings = [];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats, traceSyscalls } from '../../dist/index.js';
-import { GROUP_TESTDEV, expectClosedWithoutSyscall, fdsOpenedBy, openFdCount, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, GROUP_TESTDEV, expectClosedWithoutSyscall, fdsOpenedBy, openFdCount, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
 const GIB = 1n << 30n;
@@ -25,7 +25,7 @@ function attach(use, vm, extra = {}) {
   return attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory, ...extra });
 }
 
-describe('lifetimes on the emulated POWER host', () => {
+describe('lifetimes on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it('closing the VM while its KVM-VFIO device, tables and linkage live: they keep working; the VM refuses calls; its fd number is never used again', () => scoped((use) => {
     const kvm = use(Kvm.open());
     const { result: vm, fds: [vmFd] } = fdsOpenedBy(() => kvm.createVm());

@@ -10,7 +10,7 @@ import {
 } from '../../dist/index.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
-import { DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
 
 /** Open fds with what each one is: a changed or missing entry names the file. */
 function fdTargets() {
@@ -58,7 +58,7 @@ function groupWithoutWindow(use) {
   return { container, group };
 }
 
-describe('attachIommuGroup on the emulated POWER host', () => {
+describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it('links group 1 to a LIOBN on a v2 container with registered memory; the table reads back through its mmap', () => scoped((use) => {
     const vm = vmScope(use);
     const memory = guestMemory(use);
@@ -205,7 +205,7 @@ describe('attachIommuGroup on the emulated POWER host', () => {
   }));
 });
 
-describe('two groups on different PHBs of one VM (issue: a second group on the same VM)', () => {
+describe('two groups on different PHBs of one VM (issue: a second group on the same VM)', NEEDS_VFIO_GROUPS, () => {
   it('each links to its own LIOBN with a 1 GiB window; a second attach reusing a LIOBN fails at the TCE table step with EBUSY and leaves the first intact', () => scoped((use) => {
     const kvm = use(Kvm.open());
     const vm = use(kvm.createVm());
@@ -220,7 +220,7 @@ describe('two groups on different PHBs of one VM (issue: a second group on the s
   }));
 });
 
-describe('three groups on three PHBs of one VM, each with its own LIOBN', () => {
+describe('three groups on three PHBs of one VM, each with its own LIOBN', NEEDS_VFIO_GROUPS, () => {
   const PUTS = 64; // H_PUT_TCE per LIOBN
   const DATA = 0x100000n; // guest-physical address the first TCE of the first LIOBN points at
   /** The TCE the guest writes for IO page k of linkage i: its own 1 MiB of guest memory, read/write. */
@@ -249,7 +249,7 @@ describe('three groups on three PHBs of one VM, each with its own LIOBN', () => 
   }));
 });
 
-describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its virtio-rng is unbound)', () => {
+describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its virtio-rng is unbound)', NEEDS_VFIO_GROUPS, () => {
   /** Runs `fn` with group 3 viable: its virtio-rng unbound from virtio-pci, and bound again after. */
   function withGroup3Viable(fn) {
     writeFileSync(`/sys/bus/pci/devices/${DEVICE_UNVIABLE_HOST}/driver/unbind`, DEVICE_UNVIABLE_HOST);
@@ -280,7 +280,7 @@ describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its v
   })));
 });
 
-describe('a group whose container is already v1', () => {
+describe('a group whose container is already v1', NEEDS_VFIO_GROUPS, () => {
   it('probeLinkage() says so instead of "possible"; attachIommuGroup fails at step container naming both IOMMU types', () => scoped((use) => {
     const kvm = use(Kvm.open());
     const vm = use(kvm.createVm());
@@ -297,7 +297,7 @@ describe('a group whose container is already v1', () => {
   }));
 });
 
-describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.c kvm_vfio_file_set_spapr_tce)', () => {
+describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.c kvm_vfio_file_set_spapr_tce)', NEEDS_VFIO_GROUPS, () => {
   it('ENOENT: linking a group that was never added, and a non-VFIO group fd', () => scoped((use) => {
     const vm = vmScope(use);
     const device = use(vm.createVfioDevice());
@@ -367,7 +367,7 @@ describe('the SET_SPAPR_TCE errno contract through KvmVfioDevice (virt/kvm/vfio.
   }));
 });
 
-describe('attribute payloads are buffers the library owns (native/kvm_device.cc AttrPayload)', () => {
+describe('attribute payloads are buffers the library owns (native/kvm_device.cc AttrPayload)', NEEDS_VFIO_GROUPS, () => {
   it('SET_SPAPR_TCE through setAttr with a 4-byte fd payload: the kernel reads 8 bytes, the last 4 are zero (tablefd 0, not a table: EINVAL)', () => scoped((use) => {
     const vm = vmScope(use);
     const device = use(vm.createVfioDevice());
@@ -422,7 +422,7 @@ describe('TCE tables (arch/powerpc/kvm/book3s_64_vio.c kvm_vm_ioctl_create_spapr
   }));
 });
 
-describe('attach rollback: after a failure at each step, nothing is left behind', () => {
+describe('attach rollback: after a failure at each step, nothing is left behind', NEEDS_VFIO_GROUPS, () => {
   const injections = [
     [AttachStep.CAPABILITIES, Vm.prototype, 'capability'],
     [AttachStep.KVM_VFIO_DEVICE, KvmVfioDevice.prototype, 'supportsSpaprTce'],
@@ -498,7 +498,7 @@ describe('attach rollback: after a failure at each step, nothing is left behind'
   }));
 });
 
-describe('probeLinkage: a dry run that says what is missing', () => {
+describe('probeLinkage: a dry run that says what is missing', NEEDS_VFIO_GROUPS, () => {
   it('says a v2 link of group 1 is possible, and warns when no memory is registered', () => scoped((use) => {
     const vm = vmScope(use);
     const fds = openFdCount();

@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Kvm } from '../../dist/index.js';
-import { fdsOpenedBy, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, fdsOpenedBy, scoped } from './helpers.mjs';
 
 const NOBODY = 65534;
 const asNobody = (args, options = {}) => spawnSync(process.execPath, args, { uid: NOBODY, gid: NOBODY, encoding: 'utf8', ...options });
 
-describe('as an unprivileged user (uid 65534) on the emulated POWER host', () => {
+describe('as an unprivileged user (uid 65534) on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it('the device nodes are root-only (the premise)', () => {
     assert.equal(statSync('/dev/kvm').mode & 0o777, 0o600);
     assert.equal(statSync('/dev/vfio/1').mode & 0o777, 0o600);

@@ -9,7 +9,7 @@ import { readlinkSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Cap, Kvm, VfioGroup, resourceStats } from '../../dist/index.js';
-import { GROUP_EDU, GROUP_TESTDEV, fdsOpenedBy, openFdCount, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, GROUP_EDU, GROUP_TESTDEV, fdsOpenedBy, openFdCount, scoped } from './helpers.mjs';
 
 const child = (name) => new URL(`./children/${name}`, import.meta.url);
 
@@ -57,7 +57,7 @@ describe('processes and threads on the emulated POWER host', () => {
     use(vm.createSpaprTceTable({ liobn: 0x90000000n, size: 512n }));
   }));
 
-  it('two worker_threads drive separate VMs at once, each linking its own VFIO group', async () => {
+  it('two worker_threads drive separate VMs at once, each linking its own VFIO group', NEEDS_VFIO_GROUPS, async () => {
     const fds = openFdCount();
     const owned = resourceStats().ownedFds;
     const rounds = 5;
@@ -73,7 +73,7 @@ describe('processes and threads on the emulated POWER host', () => {
     assert.ok(openFdCount() <= fds, `open fds ${fds} -> ${openFdCount()}`); // (the previous test's pipes may still have been closing)
   });
 
-  for (const delay of [0, 40, 250]) it(`a worker terminated ${delay} ms into its sync and async calls (thread-pool work in flight) does not crash the process and releases everything`, async () => {
+  for (const delay of [0, 40, 250]) it(`a worker terminated ${delay} ms into its sync and async calls (thread-pool work in flight) does not crash the process and releases everything`, NEEDS_VFIO_GROUPS, async () => {
     const fds = openFdCount();
     const owned = resourceStats().ownedFds;
     const { code, messages } = await runWorker('busy-until-terminated.mjs', {}, { terminateAfter: delay });

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { probe } from '../../dist/index.js';
+import { KERNEL_LINE, VFIO_PCI_BINDS } from './helpers.mjs';
 
 const GROUPS = { 1: '1b36:0005 (pci-testdev)', 2: '1234:11e8 (edu)' };
 
@@ -32,7 +34,22 @@ test('/dev/vfio/vfio exists and is a character device', () => {
   assert.ok(statSync('/dev/vfio/vfio').isCharacterDevice());
 });
 
-for (const group of Object.keys(GROUPS)) {
+if (!VFIO_PCI_BINDS) {
+  test(`Linux ${KERNEL_LINE}: vfio-pci cannot bind (vfio_group_find_or_alloc wants IOMMU_CAP_CACHE_COHERENCY, powerpc reports it from 6.2): the groups exist, their devices have no driver, no /dev/vfio/N; doctor says why`, () => {
+    for (const group of Object.keys(GROUPS)) {
+      const devices = groupDevices(group);
+      assert.equal(devices.length, 1);
+      assert.equal(existsSync(`/sys/kernel/iommu_groups/${group}/devices/${devices[0]}/driver`), false, `group ${group}'s device is bound to nothing`);
+      assert.equal(existsSync(`/dev/vfio/${group}`), false);
+    }
+    const report = probe();
+    assert.ok(report.verdict.warnings.some((w) => /^no viable VFIO group: vfio-pci cannot bind on powerpc Linux 6\.1 .*IOMMU_CAP_CACHE_COHERENCY.*6\.2/.test(w)), report.verdict.warnings.join('\n'));
+    assert.ok(report.verdict.reasons.some((r) => /KVM_CAP_SPAPR_TCE_VFIO is 0/.test(r)), 'and this kernel cannot link groups to TCE tables at all (no b4392813bbc3)');
+    assert.equal(report.verdict.available, false);
+  });
+}
+
+for (const group of VFIO_PCI_BINDS ? Object.keys(GROUPS) : []) {
   test(`/dev/vfio/${group} exists`, () => {
     assert.ok(existsSync(`/dev/vfio/${group}`));
     assert.ok(statSync(`/dev/vfio/${group}`).isCharacterDevice());

@@ -12,6 +12,7 @@ import { VfioGroup } from '../../dist/index.js';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
+import { NEEDS_VFIO_GROUPS } from './helpers.mjs';
 import { kernelImage, kernelModulesDir } from '../../scripts/power-host/kernel-tree.mjs';
 
 const KERNEL_PATH = kernelImage();
@@ -42,6 +43,7 @@ function groupOf(address) {
 }
 
 function skipReason() {
+  if (NEEDS_VFIO_GROUPS.skip) return NEEDS_VFIO_GROUPS.skip;
   if (!nvmeAddress()) return 'no NVMe controller (1b36:0010) on this host: scripts/power-host/run.sh adds one unless POWER_HOST_NVME=0';
   if (!existsSync(DIRECT_READ_PATH)) return `${DIRECT_READ_PATH} is missing (scripts/build-ppc64.sh builds it)`;
   return undefined;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { VfioGroup, resourceStats, traceSyscalls } from '../../dist/index.js';
-import { DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
 import { CONSOLE_LINES, CPUS_LINE, PCI_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { KernelImageError, parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { MachineConfigError, SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
@@ -64,7 +64,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     assert.equal(vcpuThreads(), 0, 'the vCPU thread is joined');
   });
 
-  it('passes pci-testdev (group 1) through on a PHB of its own: Linux finds it from the device tree and reads its config space through RTAS; the group is linked to the PHB\'s LIOBN', async (t) => {
+  it('passes pci-testdev (group 1) through on a PHB of its own: Linux finds it from the device tree and reads its config space through RTAS; the group is linked to the PHB\'s LIOBN', NEEDS_VFIO_GROUPS, async (t) => {
     const { kernel, initrd } = inputs();
     const chunks = [];
     const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, passthrough: [DEVICE_TESTDEV], output: (bytes) => chunks.push(Buffer.from(bytes)) });

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Cap, GuestMemory, Kvm, VfioGroup, attachIommuGroup } from '../../dist/index.js';
 import { EduDevice } from '../../dist/examples/edu.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
-import { DEVICE_EDU, GROUP_EDU, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, scoped } from './helpers.mjs';
 
 const H_GET_TCE = 0x1cn;
 const H_PUT_TCE = 0x20n;
@@ -35,7 +35,7 @@ function guestScope(use) {
   return { vm, memory, guest };
 }
 
-describe('in-kernel TCE acceleration on the emulated POWER host', () => {
+describe('in-kernel TCE acceleration on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it(`A: no table for the LIOBN — all ${N} H_PUT_TCE exit to JavaScript, which answers them`, () => scoped(async (use) => {
     const { guest } = guestScope(use);
     let answered = 0;

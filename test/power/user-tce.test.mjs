@@ -8,7 +8,7 @@ import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup } from '../../dis
 import { H, HcallTable, TceHypercalls, UserTceTable } from '../../dist/spapr/index.js';
 import { EduDevice } from '../../dist/examples/edu.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
-import { DEVICE_EDU, GROUP_EDU, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
 const WINDOW = 1n << 30n;
@@ -54,7 +54,7 @@ function pages(memory) {
   return { source, target };
 }
 
-describe('TCE hypercalls answered in JavaScript, mapped through VFIO', () => {
+describe('TCE hypercalls answered in JavaScript, mapped through VFIO', NEEDS_VFIO_GROUPS, () => {
   for (const iommu of ['v2', 'v1']) {
     it(`${iommu}: all ${PAGES} H_PUT_TCE exit and are mapped; the edu device DMAs through them; H_GET_TCE reads them back`, () => scoped(async (use) => {
       const { memory, guest, edu, table, answer } = setup(use, iommu);

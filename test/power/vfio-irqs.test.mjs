@@ -8,7 +8,7 @@ import { SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
 import { parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { DEVICE_EDU, GROUP_EDU, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 import { kernelImage } from '../../scripts/power-host/kernel-tree.mjs';
 
 function eduDevice(use) {
@@ -19,7 +19,7 @@ function eduDevice(use) {
   return use(group.getDeviceFd(DEVICE_EDU));
 }
 
-describe('VFIO interrupts and BAR memslots on the emulated POWER host', () => {
+describe('VFIO interrupts and BAR memslots on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it('edu has one maskable, automasked INTx and one MSI; INTx binds, unmasks and disables; MSI while INTx is on is EINVAL with the one-type hint', () => scoped((use) => {
     const device = eduDevice(use);
     const intx = device.irqInfo(PciIrq.INTX);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize, traceSyscalls } from '../../dist/index.js';
-import { DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 function v2Container(groupNumber = GROUP_TESTDEV) {
   const container = VfioContainer.open();
@@ -13,7 +13,7 @@ function v2Container(groupNumber = GROUP_TESTDEV) {
   return { container, group, [Symbol.dispose]: () => { group.close(); container.close(); } };
 }
 
-describe('VFIO sPAPR on the emulated POWER host', () => {
+describe('VFIO sPAPR on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
   it('opens the container (API 0) and offers SPAPR_TCE v1 and v2, not TYPE1 (tce_iommu_ioctl VFIO_CHECK_EXTENSION)', () => scoped((use) => {
     const container = use(VfioContainer.open());
     assert.equal(container.apiVersion, 0);

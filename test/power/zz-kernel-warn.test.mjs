@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { AttachStep, Kvm, KvmVfioDevice, VfioGroup, attachIommuGroup, traceSyscalls } from '../../dist/index.js';
-import { GROUP_TESTDEV, TAINT_AT_START, TAINT_WARN, kernelTaint, openFdCount, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, GROUP_TESTDEV, TAINT_AT_START, TAINT_WARN, kernelTaint, openFdCount, scoped } from './helpers.mjs';
 
 function nextWarning(code) {
   return new Promise((resolve) => {
@@ -19,7 +19,7 @@ function nextWarning(code) {
   });
 }
 
-describe('kernel WARNs (virt/kvm/vfio.c kvm_spapr_tce_release_vfio_group)', () => {
+describe('kernel WARNs (virt/kvm/vfio.c kvm_spapr_tce_release_vfio_group)', NEEDS_VFIO_GROUPS, () => {
   it('no earlier test made the kernel WARN: attach, detach, rollback and the errno tests are WARN-free', () => {
     assert.equal(TAINT_AT_START & TAINT_WARN, 0, 'the kernel was already tainted by a WARN at boot');
     assert.equal(kernelTaint() & TAINT_WARN, 0, 'a test before this one made the kernel WARN');

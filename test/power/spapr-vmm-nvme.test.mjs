@@ -76,7 +76,7 @@ function assertReadThroughPassthrough({ report, console }, t) {
   const read = console.match(new RegExp(`${BLOCK_READ_LINE} ([0-9a-f]{64}) (\\d+)`));
   assert.ok(read, `the guest printed its read's checksum:\n${console.slice(-4000)}`);
   assert.equal(read[2], String(READ_MIB));
-  assert.equal(read[1], imageSha256(), `the guest's nvme driver read the image's first ${READ_MIB} MiB exactly`);
+  assert.equal(read[1], imageSha256(), `the guest's nvme driver read the image's first ${READ_MIB} MiB exactly; the guest said:\n${console.slice(-4000)}`);
   const interrupts = Number(console.match(new RegExp(`${BLOCK_IRQ_LINE} (\\d+)`))?.[1]);
   assert.ok(interrupts > 0, `the guest's nvme driver took interrupts (${interrupts})`);
   const [fn] = report.passthrough;

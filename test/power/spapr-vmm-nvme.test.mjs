@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describe, it } from 'node:test';
 import { VfioGroup } from '../../dist/index.js';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
@@ -16,7 +17,7 @@ import { NEEDS_VFIO_GROUPS } from './helpers.mjs';
 import { kernelImage, kernelModulesDir } from '../../scripts/power-host/kernel-tree.mjs';
 
 const KERNEL_PATH = kernelImage();
-const MODULES_DIR = `${kernelModulesDir()}/kernel/drivers/nvme`;
+const MODULES_DIR = kernelModulesDir();
 const BUSYBOX_PATH = '.cache/power-host/busybox/bin/busybox';
 const DIRECT_READ_PATH = '.cache/spapr-vmm/direct-read';
 const NVME_IMAGE = '.cache/power-host/nvme.img';
@@ -29,10 +30,15 @@ function nvmeAddress() {
   return readdirSync('/sys/bus/pci/devices').find((d) => readFileSync(`/sys/bus/pci/devices/${d}/vendor`, 'utf8').trim() === '0x1b36' && readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x0010');
 }
 
-/** The guest's nvme modules, decompressed (busybox insmod cannot load .ko.xz). */
+/** The guest's nvme module and the modules it needs, in load order (modules.dep lists the deepest last), decompressed (busybox insmod cannot load .ko.xz). 7.2 added nvme-keyring. */
 function nvmeModules() {
-  return [['nvme-auth', 'common'], ['nvme-core', 'host'], ['nvme', 'host']].map(([name, dir]) => {
-    const unxz = spawnSync('busybox', ['xzcat', `${MODULES_DIR}/${dir}/${name}.ko.xz`], { maxBuffer: 64 << 20 });
+  const line = readFileSync(`${MODULES_DIR}/modules.dep`, 'utf8').split('\n').find((l) => /^kernel\/drivers\/nvme\/host\/nvme\.ko(\.xz)?:/.test(l));
+  assert.ok(line, `${MODULES_DIR}/modules.dep lists the nvme module`);
+  const [target, needs] = line.split(':');
+  return [...needs.trim().split(/\s+/).filter(Boolean).reverse(), target].map((path) => {
+    const name = basename(path).replace(/\.ko(\.xz)?$/, '');
+    if (!path.endsWith('.xz')) return { name, data: readFileSync(`${MODULES_DIR}/${path}`) };
+    const unxz = spawnSync('busybox', ['xzcat', `${MODULES_DIR}/${path}`], { maxBuffer: 64 << 20 });
     assert.equal(unxz.status, 0, `xzcat ${name}: ${unxz.stderr}`);
     return { name, data: unxz.stdout };
   });

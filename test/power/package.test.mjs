@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GROUP_TESTDEV } from './helpers.mjs';
+import { GROUP_TESTDEV, NEEDS_VFIO_GROUPS } from './helpers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -74,14 +74,14 @@ describe('the packed tarball, unpacked in a clean folder (no npm, no compiler)',
     assert.ok(satisfiesMinimum(process.versions.node, engines), `Node ${process.versions.node} vs engines ${engines}`);
   });
 
-  it('`kvm-vfio-spapr doctor` runs on its linux-ppc64 prebuild: acceleration available', () => {
+  it('`kvm-vfio-spapr doctor` runs on its linux-ppc64 prebuild: acceleration available', NEEDS_VFIO_GROUPS, () => {
     const doctor = runFromPackage(['dist/cli.js', 'doctor']);
     assert.equal(doctor.status, 0, doctor.stderr);
     assert.match(doctor.stdout, /^in-kernel TCE acceleration: available$/m);
     assert.deepEqual(loadedAddons(doctor.stderr), [join(pkg, 'prebuilds', 'linux-ppc64', 'kvm-vfio-spapr.node')]);
   });
 
-  it(`the example attach flow (examples/attach-vfio-group.ts) links group ${GROUP_TESTDEV} and detaches`, () => {
+  it(`the example attach flow (examples/attach-vfio-group.ts) links group ${GROUP_TESTDEV} and detaches`, NEEDS_VFIO_GROUPS, () => {
     const example = runFromPackage(['dist/examples/attach-vfio-group.js', String(GROUP_TESTDEV)]);
     assert.equal(example.status, 0, `${example.stdout}\n${example.stderr}`);
     assert.match(example.stdout, new RegExp(`linkage: liobn 0x80000000 ↔ vfio group ${GROUP_TESTDEV}$`, 'm'));

@@ -307,9 +307,9 @@ function probeVm(report: ProbeReport, vm: Vm): void {
 // vfio_group_find_or_alloc (drivers/vfio/vfio_main.c, since 5.19) refuses a device whose IOMMU lacks
 // IOMMU_CAP_CACHE_COHERENCY; powerpc's TCE IOMMU reported no capabilities until spapr_tce_iommu_ops
 // (arch/powerpc/kernel/iommu.c, 6.2). Seen on Debian's 6.1.176: "vfio-pci: probe of ... failed with error -22".
-function vfioPciCannotBind(arch: string = process.arch, kernelRelease: string = release()): string | undefined {
-  const [major = 0, minor = 0] = kernelRelease.split(/[.-]/, 2).map(Number);
-  if (arch !== 'ppc64' || major > 6 || (major === 6 && minor >= 2) || major < 5 || (major === 5 && minor < 19)) return undefined;
+function vfioPciCannotBind(): string | undefined {
+  const [major = 0, minor = 0] = release().split(/[.-]/, 2).map(Number);
+  if (process.arch !== 'ppc64' || major > 6 || (major === 6 && minor >= 2) || major < 5 || (major === 5 && minor < 19)) return undefined;
   return `vfio-pci cannot bind on powerpc Linux ${major}.${minor} (probe fails with EINVAL: vfio needs IOMMU_CAP_CACHE_COHERENCY, which powerpc's TCE IOMMU reports from 6.2); boot 6.2 or later`;
 }
 

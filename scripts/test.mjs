@@ -109,9 +109,8 @@ function powerSuite(kernel) {
   if (run(process.execPath, [join(root, 'bench', 'build-probe.mjs'), 'linux-ppc64']).status !== 0) {
     return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "bench/'s probe addon (the fuzzer's FdProbe) did not cross-build" };
   }
-  process.env.POWER_HOST_KERNEL = kernel;
-  const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs']);
-  delete process.env.POWER_HOST_KERNEL;
+  const env = { ...process.env, POWER_HOST_KERNEL: kernel };
+  const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs'], { env });
   const output = join(powerResults(kernel), 'output.log');
   if (status === CANNOT_PROVISION) {
     return { name, passed: 0, failed: 0, skipped: 1, seconds, note: 'skipped: the emulated POWER host cannot be provisioned here (not root, no package access, or the suite no longer serves the pinned kernel; see above)' };

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureDeviceClose } from './device-close.mjs';
+import { measureX86Exits } from './x86-exits.mjs';
 import { deviceErrorRows } from './kvm-rows.mjs';
 import { loop, measureInterleaved, throwingLoop } from './measure.mjs';
 import { probe, shared } from './probe.mjs';
@@ -81,8 +82,9 @@ function runCProgram(cacheDir, benchDir) {
 }
 
 /**
- * { calls: { ns: Map id -> ns, notes, koffiVersion }, deviceClose: entries } or { reason } when this
- * machine has no usable /dev/kvm. ids as in guest-calls.mjs; the C rows are 'c.<call>'.
+ * { calls: { ns: Map id -> ns, notes, koffiVersion }, deviceClose: entries, exits } or { reason }
+ * when this machine has no usable /dev/kvm. ids as in guest-calls.mjs; the C rows are 'c.<call>';
+ * exits as x86-exits.mjs returns them.
  */
 export async function measureHostKvm({ root, cacheDir, benchDir, peersProblem }) {
   const dist = (file) => import(join(root, 'dist', file));
@@ -107,7 +109,9 @@ export async function measureHostKvm({ root, cacheDir, benchDir, peersProblem })
   if (koffi.reason) notes.koffi = koffi.reason;
   console.error('bench: KVM-VFIO device close, sync and async, on this x86 host...');
   const deviceClose = await measureDeviceClose({ Kvm });
-  return { calls: { ns: Object.fromEntries(ns), notes, koffiVersion: koffi.peer?.version }, deviceClose };
+  console.error('bench: the exit path on this x86 host: port I/O and MMIO exits answered in C, by runSync() and by run()...');
+  const exits = await measureX86Exits({ root, cacheDir, benchDir });
+  return { calls: { ns: Object.fromEntries(ns), notes, koffiVersion: koffi.peer?.version }, deviceClose, exits };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 export const SECTIONS = {
   host: 'x86 host: FIONREAD twins — the library\'s call shapes, each issuing FIONREAD on a pipe (success) or /dev/null (ENOTTY), for the calls x86 cannot answer too (setSpaprTce, table.read)',
   hostKvm: 'x86 host: the real KVM ioctls on this machine\'s /dev/kvm (what an x86 kernel answers: no sPAPR)',
+  hostExits: 'x86 host: the exit path on this machine\'s /dev/kvm — a real-mode guest exiting on every loop iteration (µs per exit: KVM_RUN, the exit, the answer)',
   hostEventLoop: 'x86 host: worst event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)',
   instructions: 'x86 host: user-space instructions per call (valgrind --tool=callgrind; the kernel is not counted)',
   guest: 'emulated POWER host (ppc64le guest under TCG): the real KVM ioctls',
@@ -334,6 +335,42 @@ function formatBytes(bytes) {
   return `${bytes} ${units[unit]}`;
 }
 
+const EXIT_KINDS = { io: 'port I/O (out 0x10, al)', mmio: 'an MMIO store (mov [0x8000], al)' };
+
+/** The exit path rows: the C VMM's loop, runSync() in a Worker and run() on the main thread, per exit kind. */
+function exitRows(exits) {
+  const section = SECTIONS.hostExits;
+  if (!exits?.ok) return [row({ section, name: 'exit path on this x86 host\'s /dev/kvm', note: exits?.error ?? 'not measured' })];
+  const { nsPerExit, exits: count, rounds } = exits.value;
+  const rows = [];
+  for (const [kind, label] of Object.entries(EXIT_KINDS)) {
+    const c = nsPerExit.c[kind];
+    const sync = nsPerExit.sync[kind];
+    const ratio = sync / c;
+    rows.push(
+      callRow(section, { name: `C VMM vCPU loop (bench/c/x86_exits.c) — ${label}`, call: `exit.${kind}`, peer: 'C', ns: c, base: c, ratioBase: c, ratioTo: 'C' }),
+      callRow(section, {
+        name: `vcpu.runSync() in a Worker — ${label}`, call: `exit.${kind}`, peer: 'kvm-vfio-spapr', ns: sync, base: c, ratioBase: c, ratioTo: 'C',
+        target: '≤ 1.5× C', met: ratio <= 1.5, why: `${round(ratio, 2)}× C: the N-API call into the handler and the exit object built for it`,
+        note: `median of ${rounds} interleaved rounds of ${count.toLocaleString('en-US')} exits`,
+      }),
+      callRow(section, { name: `vcpu.run() on the main thread (KVM_RUN on a native thread) — ${label}`, call: `exit.${kind}`, peer: 'kvm-vfio-spapr (async)', ns: nsPerExit.async[kind], base: c, ratioBase: c, ratioTo: 'C' }),
+    );
+  }
+  return rows;
+}
+
+/** 'exit ratio JS/C: R×' for the x86 host (the worse of the two exit kinds), or undefined. */
+export function hostExitRatioLine(hostKvm) {
+  const nsPerExit = hostKvm?.exits?.nsPerExit;
+  if (!nsPerExit) return undefined;
+  const ratios = Object.keys(EXIT_KINDS).map((kind) => [kind, nsPerExit.sync[kind] / nsPerExit.c[kind]]);
+  const worst = Math.max(...ratios.map(([, ratio]) => ratio));
+  const each = ratios.map(([kind, ratio]) => `${kind} ${ratio.toFixed(2)}×`).join(', ');
+  const async = Object.keys(EXIT_KINDS).map((kind) => `${kind} ${(nsPerExit.async[kind] / nsPerExit.c[kind]).toFixed(2)}×`).join(', ');
+  return `exit ratio JS/C: ${worst.toFixed(2)}× (x86 /dev/kvm, vcpu.runSync() in a Worker vs a C VMM's vCPU loop: ${each}; vcpu.run() on the main thread: ${async})`;
+}
+
 /** All rows of bench/results.json. */
 export function buildRows({ host, hostKvm, instructions, hostGrowth, guest, conditions }) {
   const sections = guest?.sections ?? {};
@@ -343,6 +380,7 @@ export function buildRows({ host, hostKvm, instructions, hostGrowth, guest, cond
   return [
     ...hostRows(host, instructions),
     ...kvmCallRows('hostKvm', hostKvmPart('calls')),
+    ...exitRows(hostKvm?.exits?.reason ? { ok: false, error: hostKvm.exits.reason } : hostKvmPart('exits')),
     ...eventLoopRows(SECTIONS.hostEventLoop, hostKvmPart('deviceClose'), { idleKey: 'device-close-idle', baselineWhy: ' (a shared 2-core machine)' }),
     ...kvmCallRows('guest', unavailable(sections.calls)),
     ...setupRows(unavailable(sections.setup)),

@@ -3,7 +3,8 @@
 //   1. x86 host, per call: the hot calls through the public API (FIONREAD twins), the in-process
 //      floor, a separate C program, koffi, ffi-napi, pure-JS errors          (host-calls.mjs)
 //   1b. x86 host with a usable /dev/kvm, in a process of its own: the real KVM ioctls x86 answers,
-//      the same peers, and the KVM-VFIO device's close, sync vs async, for the event loop (host-kvm.mjs)
+//      the same peers, the KVM-VFIO device's close, sync vs async, for the event loop (host-kvm.mjs),
+//      and the exit path: port I/O and MMIO exits answered in C, by runSync() and by run() (x86-exits.mjs)
 //   2. x86 host: user-space instructions per call under callgrind              (callgrind.mjs)
 //   3. x86 host: RSS and fds over 100k create/close cycles per object kind     (growth.mjs)
 //   4. the emulated POWER host, booted once: real KVM calls and a static C program, attach +
@@ -121,7 +122,7 @@ function runGuest() {
 
 mkdirSync(cacheDir, { recursive: true });
 checkAddon();
-const { buildRows, printTable } = await import('./report.mjs');
+const { buildRows, hostExitRatioLine, printTable } = await import('./report.mjs');
 const { renderChart } = await import('./chart.mjs');
 const { compileCProgram, ensurePeersInstalled, measureHostCalls } = await import('./host-calls.mjs');
 const { measureInstructions } = await import('./callgrind.mjs');
@@ -138,6 +139,8 @@ const runConditions = { ...started, ...conditions('AtEnd'), guest: guest.reason 
 const rows = buildRows({ host, hostKvm, instructions, hostGrowth: growth, guest, conditions: runConditions });
 console.log(`npm run bench — ${runConditions.date}, ${runConditions.host}, Node ${runConditions.node}; load ${runConditions.loadAtStart.join(' ')} → ${runConditions.loadAtEnd.join(' ')}, qemu processes ${runConditions.qemuProcessesAtStart} → ${runConditions.qemuProcessesAtEnd} (ours included); guest: ${runConditions.guest}`);
 printTable(rows);
+const exitRatio = hostExitRatioLine(hostKvm);
+if (exitRatio) console.log(`\n${exitRatio}`);
 writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
 writeFileSync(join(benchDir, 'results.svg'), renderChart(rows));
 console.log('\nwrote bench/results.json and bench/results.svg');

@@ -93,7 +93,9 @@ export interface NativeAddon {
   readonly oneRegIds: Readonly<Record<string, bigint>>;
   readonly kvmRunSize: number;
   interrupt(vcpuFd: number, irq: number): number;
-  runVcpuSync(vcpuFd: number, run: MappingHandle, handler: (exit: NativeExit) => NativeAnswer | undefined, stopFlag: Int32Array | undefined, registers?: BigUint64Array, registerHandler?: (registers: BigUint64Array) => bigint | 'stop'): (NativeRunResult & { registerHypercalls?: bigint }) | number;
+  runVcpuSync(vcpuFd: number, run: MappingHandle, handler: () => number, record: BigUint64Array, stopFlag: Int32Array | undefined, registers?: BigUint64Array, registerHandler?: (registers: BigUint64Array) => bigint | 'stop'): (NativeRunResult & { registerHypercalls?: bigint }) | number;
+  /** Word indexes of runSync's exit record (native/vcpu_exit.h ExitRecordLayout). */
+  readonly exitRecordLayout: Readonly<ExitRecordLayout>;
   kickVcpu(stopFlag: Int32Array): boolean;
   readonly interruptLines: Readonly<{ set: number; unset: number; setLevel: number }>;
 
@@ -149,6 +151,19 @@ export interface NativeExit {
   address?: bigint;
   length?: number;
   isWrite?: boolean;
+}
+
+export interface ExitRecordLayout {
+  /** BigUint64Array indexes, and the record's size in words. */
+  first: number;
+  words: number;
+  bytes: number;
+  size: number;
+  /** Uint32Array indexes over the same buffer. */
+  reason: number;
+  count: number;
+  isWrite: number;
+  code: number;
 }
 
 /** What JavaScript answers an exit with. */

@@ -7,6 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { KvmVfioError, syscallError, usageError } from './errors.js';
 import { CONSTRUCTING, FdObject, fdOf, requireConstructing } from './handle.js';
 import { native, type MappedRegion, type NativeAnswer, type NativeExit, type NativeRunResult } from './native.js';
+import { ExitRecord } from './exit-record.js';
 import { checkBigU64, checkBoolean, checkInstance, checkInteger, checkOptions, invalidArgType, invalidArgValue, outOfRange } from './validate.js';
 import { type EnableCapArgs, enableCapOn } from './vm.js';
 import type { Vm } from './vm.js';
@@ -206,22 +207,27 @@ function checkStopFlag(name: string, flag: unknown): Int32Array {
   return flag;
 }
 
+// The answers that carry nothing, shared by every exit (native code and ExitRecord only read them).
+const STOP: NativeAnswer = Object.freeze({ stop: true });
+const CONTINUE: NativeAnswer = Object.freeze({});
+
 /** Hands each exit to the handlers and counts them, for run() and runSync() alike. */
 class ExitTally {
-  hypercalls = 0n;
-  readonly byReason = new Map<number, bigint>();
+  // Counted as numbers (a BigInt add allocates, once per exit) and handed out as BigInts.
+  #hypercalls = 0;
+  readonly #byReason: number[] = new Array<number>(64).fill(0); // indexed by KVM_EXIT_*
   lastExit: RunResult['lastExit'];
   readonly dispatch: (exit: NativeExit) => NativeAnswer;
 
   constructor(handlers: RunHandlers) {
     this.dispatch = (exit) => {
-      this.byReason.set(exit.reason, (this.byReason.get(exit.reason) ?? 0n) + 1n);
+      this.#byReason[exit.reason] = (this.#byReason[exit.reason] ?? 0) + 1;
       if (exit.reason === ExitReason.PAPR_HCALL) {
-        this.hypercalls += 1n;
+        this.#hypercalls += 1;
         const call = { reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit;
         this.lastExit = call;
         const answer = handlers.hypercall ? handlers.hypercall(call) : { ret: HcallReturn.H_FUNCTION };
-        return answer === 'stop' ? { stop: true } : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
+        return answer === 'stop' ? STOP : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };
       }
       if (exit.reason === ExitReason.MMIO) {
         const access = exit as MmioExit;
@@ -229,15 +235,28 @@ class ExitTally {
         return mmioAnswer(access, handlers.mmio ? handlers.mmio(access) : undefined);
       }
       this.lastExit = exit as OtherExit;
-      return (handlers.exit ? handlers.exit(this.lastExit) : 'stop') === 'continue' ? {} : { stop: true };
+      return (handlers.exit ? handlers.exit(this.lastExit) : 'stop') === 'continue' ? CONTINUE : STOP;
     };
+  }
+
+  get hypercalls(): bigint {
+    return BigInt(this.#hypercalls);
+  }
+
+  /** Exits by ExitReason name. */
+  byReasonName(): Record<string, bigint> {
+    const named: Record<string, bigint> = {};
+    this.#byReason.forEach((count, reason) => {
+      if (count > 0) named[REASON_NAMES.get(reason) ?? String(reason)] = BigInt(count);
+    });
+    return named;
   }
 
   /** Counts the register path's hypercalls after the run; `stoppedAt` holds the one that said stop. */
   addRegisterHypercalls(count: bigint, stoppedAt: BigUint64Array | undefined): void {
     if (count === 0n) return;
-    this.hypercalls += count;
-    this.byReason.set(ExitReason.PAPR_HCALL, (this.byReason.get(ExitReason.PAPR_HCALL) ?? 0n) + count);
+    this.#hypercalls += Number(count);
+    this.#byReason[ExitReason.PAPR_HCALL] = (this.#byReason[ExitReason.PAPR_HCALL] ?? 0) + Number(count);
     if (stoppedAt) this.lastExit = { reason: ExitReason.PAPR_HCALL, nr: stoppedAt[0]!, args: [...stoppedAt.subarray(1)] };
   }
 }
@@ -247,8 +266,8 @@ const NO_BYTES = new Uint8Array(8);
 
 /** A load's answer: the handler's bytes when they fit the access, zeros otherwise. */
 function mmioAnswer(access: MmioExit, answer: Uint8Array | 'stop' | void): NativeAnswer {
-  if (answer === 'stop') return { stop: true };
-  if (access.isWrite) return {};
+  if (answer === 'stop') return STOP;
+  if (access.isWrite) return CONTINUE;
   if (answer instanceof Uint8Array) {
     if (answer.length === access.length) return { data: answer };
     throw new RangeError(`The mmio handler's answer to a ${access.length}-byte load at 0x${access.address.toString(16)} has ${answer.length} bytes`);
@@ -453,7 +472,8 @@ export class Vcpu extends FdObject {
     try {
       const registers = registerHypercall ? new BigUint64Array(10) : undefined;
       // The handler itself goes to native code (no wrapper per exit): native counts these calls.
-      const result = native.runVcpuSync(fd, this.#run!.handle, tally.dispatch, stopFlag, registers, registerHypercall);
+      const record = new ExitRecord(tally.dispatch);
+      const result = native.runVcpuSync(fd, this.#run!.handle, record.dispatch, record.words, stopFlag, registers, registerHypercall);
       if (typeof result === 'number') throw syscallError(result, { syscall: 'fcntl', request: 'fcntl', qualifiers: ['F_DUPFD_CLOEXEC'], target: this.target });
       if (registers) tally.addRegisterHypercalls(result.registerHypercalls ?? 0n, result.outcome === 'handler' ? registers : undefined);
       return this.toResult(result, tally);
@@ -512,7 +532,7 @@ export class Vcpu extends FdObject {
   }
 
   private toResult(result: NativeRunResult, tally: ExitTally): RunResult {
-    const { hypercalls, byReason, lastExit } = tally;
+    const { hypercalls, lastExit } = tally;
     if (result.outcome === 'error') {
       const error = syscallError(result.errno, { syscall: 'ioctl', request: 'KVM_RUN', target: this.target, args: `exit reason ${result.exitReason}` });
       throw new KvmVfioError(`${error.message} (kvm_run exit_reason ${result.exitReason}${result.exitReason === ExitReason.INTERNAL_ERROR ? ' = KVM_EXIT_INTERNAL_ERROR' : ''})`, {
@@ -524,7 +544,7 @@ export class Vcpu extends FdObject {
       runs: result.runs,
       exits: result.exits,
       hypercalls,
-      exitsByReason: Object.fromEntries([...byReason].map(([reason, count]) => [REASON_NAMES.get(reason) ?? String(reason), count])),
+      exitsByReason: tally.byReasonName(),
       fpClobbers: result.fpClobbers,
       fpCanaryIntact: result.fpCanaryIntact,
       lastExit,

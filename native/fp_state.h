@@ -21,6 +21,26 @@ void SaveNonVolatileFp(NonVolatileFpState* state);
 void RestoreNonVolatileFp(const NonVolatileFpState* state);
 // True when f14-f31 and v20-v31 hold the same bits in both (FPSCR status bits may differ).
 bool SameNonVolatileRegisters(const NonVolatileFpState& a, const NonVolatileFpState& b);
+// One KVM_RUN (`run()`, returning 0 or -errno) with the non-volatile FP/VMX state kept, counting
+// the runs after which it came back changed in *clobbers. Elsewhere only the call: x86's KVM_RUN
+// keeps user space's FP state (arch/x86/kvm/x86.c kvm_put_guest_fpu).
+template <typename Run>
+long KeepingNonVolatileFp(Run run, uint64_t* clobbers) {
+#if defined(__powerpc64__)
+  NonVolatileFpState before;
+  NonVolatileFpState after;
+  SaveNonVolatileFp(&before);
+  long result = run();
+  SaveNonVolatileFp(&after);
+  RestoreNonVolatileFp(&before);
+  if (!SameNonVolatileRegisters(before, after)) ++*clobbers;
+  return result;
+#else
+  (void)clobbers;
+  return run();
+#endif
+}
+
 // Loads recognisable values into f14-f31 (for the test that they survive many KVM_RUNs).
 void LoadFpCanaries();
 bool FpCanariesIntact();

@@ -41,6 +41,52 @@ void CaptureExit(const kvm_run* run, ExitInfo* exit) {
   }
 }
 
+void WriteExitRecord(const kvm_run* run, uint64_t* record) {
+  using L = ExitRecordLayout;
+  ExitInfo exit;
+  CaptureExit(run, &exit);
+  uint32_t small[4] = {exit.reason, 0, 0, 0};
+  if (exit.reason == KVM_EXIT_PAPR_HCALL) {
+    record[L::kFirst] = exit.hcall_nr;
+    std::memcpy(record + L::kWords, exit.hcall_args, sizeof(exit.hcall_args));
+  } else if (exit.reason == KVM_EXIT_MMIO) {
+    record[L::kFirst] = exit.mmio_address;
+    small[1] = exit.mmio_length;
+    small[2] = exit.mmio_is_write ? 1 : 0;
+    std::memcpy(record + L::kBytes, exit.mmio_data, sizeof(exit.mmio_data));
+  } else if (exit.reason == KVM_EXIT_INTERNAL_ERROR || exit.reason == KVM_EXIT_SYSTEM_EVENT) {
+    small[1] = exit.ndata;
+    small[3] = exit.reason == KVM_EXIT_INTERNAL_ERROR ? exit.suberror : exit.event_type;
+    std::memcpy(record + L::kWords, exit.data, exit.ndata * sizeof(uint64_t));
+  }
+  std::memcpy(record + L::kSmall, small, sizeof(small));
+}
+
+void ApplyExitRecord(kvm_run* run, const uint64_t* record) {
+  using L = ExitRecordLayout;
+  if (run->exit_reason == KVM_EXIT_PAPR_HCALL) {
+    run->papr_hcall.ret = record[L::kFirst];
+    std::memcpy(run->papr_hcall.args, record + L::kWords, sizeof(run->papr_hcall.args));
+  } else if (run->exit_reason == KVM_EXIT_MMIO && !run->mmio.is_write) {
+    std::memcpy(run->mmio.data, record + L::kBytes, std::min<uint32_t>(run->mmio.len, sizeof(run->mmio.data)));
+  }
+}
+
+Napi::Object ExitRecordLayoutObject(Napi::Env env) {
+  using L = ExitRecordLayout;
+  static_assert(L::kCode < L::kSize * 2, "the uint32_t fields fit the record");
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("first", L::kFirst);
+  layout.Set("words", L::kWords);
+  layout.Set("bytes", L::kBytes);
+  layout.Set("size", L::kSize);
+  layout.Set("reason", L::kReason);
+  layout.Set("count", L::kCount);
+  layout.Set("isWrite", L::kIsWrite);
+  layout.Set("code", L::kCode);
+  return layout;
+}
+
 Napi::Object ExitEvent(Napi::Env env, const ExitInfo& exit) {
   Napi::Object event = Napi::Object::New(env);
   event.Set("reason", Napi::Number::New(env, exit.reason));

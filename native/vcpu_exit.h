@@ -52,6 +52,27 @@ struct RunTotals {
 };
 Napi::Object RunResultObject(Napi::Env env, const RunTotals& totals);
 
+// runSync's exit record: one BigUint64Array that lib/ shares with native code, so an exit costs no
+// N-API object. Native writes the exit in, lib/ builds the handler's exit object from it in
+// JavaScript and writes the answer back (an hcall's ret and args, an MMIO load's bytes).
+struct ExitRecordLayout {
+  // uint64_t words
+  static constexpr uint32_t kFirst = 0;  // hcall nr (answer: ret), MMIO address
+  static constexpr uint32_t kWords = 1;  // hcall args (answer: r4..r12) or the kernel's data words
+  static constexpr uint32_t kBytes = kWords + kMaxExitData;  // MMIO data (a store's, or the load's answer)
+  static constexpr uint32_t kSmall = kBytes + 1;             // then uint32_t fields, read without a BigInt:
+  static constexpr uint32_t kSize = kSmall + 2;
+  // uint32_t indexes from the record's start
+  static constexpr uint32_t kReason = kSmall * 2;  // KVM_EXIT_*
+  static constexpr uint32_t kCount = kReason + 1;  // MMIO length or data word count
+  static constexpr uint32_t kIsWrite = kReason + 2;
+  static constexpr uint32_t kCode = kReason + 3;   // suberror or system event type
+};
+void WriteExitRecord(const kvm_run* run, uint64_t* record);
+// The answer lib/ left in the record -> kvm_run, before the next KVM_RUN.
+void ApplyExitRecord(kvm_run* run, const uint64_t* record);
+Napi::Object ExitRecordLayoutObject(Napi::Env env);
+
 void CaptureExit(const kvm_run* run, ExitInfo* exit);
 Napi::Object ExitEvent(Napi::Env env, const ExitInfo& exit);
 // The handler's result -> answer. No pending exception here: the caller handles a throw.

@@ -170,15 +170,9 @@ bool VcpuRunner::RunOnce() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stop_requested_) return false;
   }
-  NonVolatileFpState before;
-  NonVolatileFpState after;
-  SaveNonVolatileFp(&before);
   if (g_trace_enabled) TraceSyscall(kIoctl, KVM_RUN);
-  long result = ioctl(fd_, KVM_RUN, 0) < 0 ? NegativeErrno() : 0;
-  SaveNonVolatileFp(&after);
-  RestoreNonVolatileFp(&before);
+  long result = KeepingNonVolatileFp([this] { return ioctl(fd_, KVM_RUN, 0) < 0 ? NegativeErrno() : 0; }, &fp_clobbers_);
   ++runs_;
-  if (!SameNonVolatileRegisters(before, after)) ++fp_clobbers_;
   if (result == -EINTR) return true;  // a signal (stop() or another): the loop checks stop first
   if (result < 0) {
     error_ = result;

@@ -48,6 +48,7 @@ struct LoopState {
   int fd;
   kvm_run* run;
   const int32_t* stop_flag;
+  uint64_t* record;  // ExitRecordLayout: each exit in, the answer out
   uint64_t* registers = nullptr;  // [nr, r4..r12]: hypercalls go to the register handler, nothing allocated
   napi_value register_handler = nullptr;
   napi_value registers_value = nullptr;  // the BigUint64Array itself, the handler's one argument
@@ -61,15 +62,9 @@ struct LoopState {
 
 // One KVM_RUN with the non-volatile FP/VMX state kept (fp_state.h): 0, or -errno.
 long RunGuarded(LoopState* state) {
-  NonVolatileFpState before;
-  NonVolatileFpState after;
-  SaveNonVolatileFp(&before);
   if (g_trace_enabled) TraceSyscall(kIoctl, KVM_RUN);
-  long result = ioctl(state->fd, KVM_RUN, 0) < 0 ? NegativeErrno() : 0;
-  SaveNonVolatileFp(&after);
-  RestoreNonVolatileFp(&before);
+  long result = KeepingNonVolatileFp([state] { return ioctl(state->fd, KVM_RUN, 0) < 0 ? NegativeErrno() : 0; }, &state->fp_clobbers);
   ++state->runs;
-  if (!SameNonVolatileRegisters(before, after)) ++state->fp_clobbers;
   return result;
 }
 
@@ -81,7 +76,6 @@ int AnswerFromRegisters(Napi::Env env, LoopState* state) {
   ++state->register_hypercalls;
   state->registers[0] = run->papr_hcall.nr;
   std::memcpy(state->registers + 1, run->papr_hcall.args, sizeof(run->papr_hcall.args));
-  Napi::HandleScope scope(env);  // one per exit: a run lasts as long as the guest, its handles must not pile up
   napi_value receiver;
   napi_value result;
   napi_get_undefined(env, &receiver);
@@ -94,8 +88,47 @@ int AnswerFromRegisters(Napi::Env env, LoopState* state) {
   return 1;
 }
 
+// Any other exit through the record: the handler (lib/'s dispatcher, no arguments) reads the exit
+// from it, writes the answer into it and returns 1 to stop, 0 to go on. -1: the handler threw.
+int AnswerFromRecord(Napi::Env env, napi_value handler, LoopState* state) {
+  WriteExitRecord(state->run, state->record);
+  napi_value receiver;
+  napi_value result;
+  napi_get_undefined(env, &receiver);
+  if (napi_call_function(env, receiver, handler, 0, nullptr, &result) != napi_ok) return -1;
+  int32_t stop = 1;
+  napi_get_value_int32(env, result, &stop);
+  if (stop != 0) return 1;
+  ApplyExitRecord(state->run, state->record);
+  return 0;
+}
+
+// The handles an exit makes (the receiver, the handler's result) live in a scope that is closed
+// and reopened every kExitsPerScope exits: a run lasts as long as the guest, so they must not
+// pile up, and node's napi_open_handle_scope allocates, too dear for every exit. The exit
+// objects themselves are JavaScript's and no handle holds them.
+class ExitHandleScopes {
+ public:
+  explicit ExitHandleScopes(napi_env env) : env_(env) { napi_open_handle_scope(env_, &scope_); }
+  ~ExitHandleScopes() { napi_close_handle_scope(env_, scope_); }
+  ExitHandleScopes(const ExitHandleScopes&) = delete;
+  ExitHandleScopes& operator=(const ExitHandleScopes&) = delete;
+  void Count() {
+    if (++exits_ % kExitsPerScope != 0) return;
+    napi_close_handle_scope(env_, scope_);
+    napi_open_handle_scope(env_, &scope_);
+  }
+
+ private:
+  static constexpr uint32_t kExitsPerScope = 64;
+  napi_env env_;
+  napi_handle_scope scope_;
+  uint32_t exits_ = 0;
+};
+
 // Runs until stop, a handler's stop, an error, or a throw (false: the exception is pending).
-bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
+bool Loop(Napi::Env env, napi_value handler, LoopState* state) {
+  ExitHandleScopes scopes(env);
   for (;;) {
     if (StopRequested(state->stop_flag)) return true;
     long result = RunGuarded(state);
@@ -106,6 +139,7 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
       return true;
     }
     ++state->exits;
+    scopes.Count();
     if (state->registers != nullptr && state->run->exit_reason == KVM_EXIT_PAPR_HCALL) {
       int answered = AnswerFromRegisters(env, state);
       if (answered < 0) return false;
@@ -115,17 +149,12 @@ bool Loop(Napi::Env env, Napi::Function handler, LoopState* state) {
       }
       continue;
     }
-    Napi::HandleScope scope(env);  // the exit object and the answer die with this exit, not with the run
-    ExitInfo exit;
-    CaptureExit(state->run, &exit);
-    Napi::Value answer_value = handler.Call({ExitEvent(env, exit)});
-    if (env.IsExceptionPending()) return false;
-    Answer answer = ReadAnswer(env, answer_value, exit);
-    if (answer.stop) {
+    int stop = AnswerFromRecord(env, handler, state);
+    if (stop < 0) return false;
+    if (stop == 1) {
       state->outcome = "handler";
       return true;
     }
-    ApplyAnswer(state->run, exit, answer);
   }
 }
 
@@ -133,6 +162,14 @@ napi_value SyncResult(Napi::Env env, const LoopState& state) {
   Napi::Object result = RunResultObject(env, {state.outcome, state.runs, state.exits, state.fp_clobbers, true, state.error, state.run->exit_reason});
   result.Set("registerHypercalls", Napi::BigInt::New(env, state.register_hypercalls));
   return result;
+}
+
+// The exit record (a BigUint64Array of ExitRecordLayout::kSize) in argument `index`.
+bool RecordArg(NativeCall& call, size_t index, uint64_t** out) {
+  void* data = nullptr;
+  if (!call.TypedArray(index, napi_biguint64_array, ExitRecordLayout::kSize, &data)) return false;
+  *out = static_cast<uint64_t*>(data);
+  return true;
 }
 
 // The BigUint64Array(10) of register hypercalls in argument `index` (or undefined) and its handler in index + 1.
@@ -148,8 +185,8 @@ bool RegisterArgs(NativeCall& call, size_t index, LoopState* state) {
   return true;
 }
 
-// runVcpuSync(vcpuFd, runMappingHandle, handler, stopFlag?, registers?, registerHandler?) -> result | -errno;
-// throws what a handler threw.
+// runVcpuSync(vcpuFd, runMappingHandle, handler, record, stopFlag?, registers?, registerHandler?)
+// -> result | -errno; throws what a handler threw.
 napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
   NativeCall call(raw_env, info, "runVcpuSync");
   int fd = call.OwnedFd(0);
@@ -159,10 +196,12 @@ napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
   napi_valuetype type;
   napi_typeof(raw_env, call.arg(2), &type);
   if (type != napi_function) return call.BadArgument(2);
+  uint64_t* record = nullptr;
+  if (!RecordArg(call, 3, &record)) return call.BadArgument(3);
   int32_t* stop_flag = nullptr;
-  if (!StopFlagArg(call, 3, &stop_flag)) return call.BadArgument(3);
+  if (!StopFlagArg(call, 4, &stop_flag)) return call.BadArgument(4);
   LoopState registers_only{};
-  if (!RegisterArgs(call, 4, &registers_only)) return call.BadArgument(4);
+  if (!RegisterArgs(call, 5, &registers_only)) return call.BadArgument(5);
   if (mapping->length() < sizeof(kvm_run) || !mapping->Pin()) return call.BadArgument(1);
   long duplicate = DuplicateCloexec(fd);
   if (duplicate < 0) {
@@ -170,14 +209,14 @@ napi_value RunVcpuSync(napi_env raw_env, napi_callback_info info) {
     return call.Number(duplicate);
   }
   InstallKickHandler();
-  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag, registers_only.registers, registers_only.register_handler, registers_only.registers_value};
+  LoopState state{static_cast<int>(duplicate), static_cast<kvm_run*>(mapping->address()), stop_flag, record, registers_only.registers, registers_only.register_handler, registers_only.registers_value};
   __atomic_store_n(&state.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
   if (stop_flag) {
     std::lock_guard<std::mutex> lock(g_sync_runs_mutex);
     g_sync_runs[stop_flag] = SyncRun{pthread_self(), state.run};
   }
   Napi::Env env(raw_env);
-  bool finished = Loop(env, Napi::Function(env, call.arg(2)), &state);
+  bool finished = Loop(env, call.arg(2), &state);
   if (stop_flag) {
     std::lock_guard<std::mutex> lock(g_sync_runs_mutex);
     g_sync_runs.erase(stop_flag);
@@ -216,6 +255,7 @@ const FunctionSpec kFunctions[] = {
 
 void RegisterVcpuRunSync(Napi::Env env, Napi::Object exports, AddonState* state) {
   DefineFunctions(env, exports, state, kFunctions);
+  exports.Set("exitRecordLayout", ExitRecordLayoutObject(env));
 }
 
 }  // namespace kvs

@@ -101,6 +101,7 @@ const EXPECTED = [
   'kickVcpu',
   'rtasDefineToken',
   'runVcpuSync',
+  'exitRecordLayout',
 ];
 
 const PROBE_NAMES = [

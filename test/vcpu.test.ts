@@ -2,6 +2,7 @@
 // memslots, vCPU creation, binary stats, and run() with KVM_RUN on its own thread driving a real
 // x86 guest of a few bytes at the reset vector. Register access is ppc64-only by design. Without a
 // usable /dev/kvm these tests skip and say why; test/power/vcpu.test.mjs runs the POWER side.
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ExitReason, GuestMemory, Kvm, type OtherExit } from '../dist/index.js';
 import { caught, tracingSyscalls, x86KvmUnavailable } from './helpers.js';
@@ -15,6 +16,17 @@ const RESET_SLOT_BASE = 0xffff0000n;
 const RESET_OFFSET = 0xfff0;
 const OUT_THEN_HLT = [0xb0, 0x2a, 0xe6, 0x10, 0xf4]; // mov al, 0x2a; out 0x10, al; hlt
 const SPIN = [0xeb, 0xfe]; // jmp $
+// mov al, [0x8000]; mov [0x8001], al; out 0x10, al; hlt: no memslot below 0xffff0000, so both are MMIO
+const LOAD_STORE_OUT_HLT = [0xa0, 0x00, 0x80, 0xa2, 0x01, 0x80, 0xe6, 0x10, 0xf4];
+const RUN_SYNC_WORKER = new URL('./support/x86-run-sync-worker.mjs', import.meta.url);
+
+function runSyncInWorker(workerData: { program: number[]; answer: number }): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(RUN_SYNC_WORKER, { workerData });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+}
 
 function guest(program: number[]) {
   const kvm = Kvm.open();
@@ -113,6 +125,17 @@ describe.skipIf(unavailable !== undefined)(`x86 vCPUs and guest memory on this m
     scope.vcpu.close();
     expect((await closing).outcome).toBe('stopped');
     expect(scope.vcpu.closed).toBe(true);
+  });
+
+  it('runSync() in a Worker: an MMIO load takes the handler\'s byte, the store after it carries that byte, port I/O continues, HLT stops (the exit record, lib/exit-record.ts)', async () => {
+    const result = await runSyncInWorker({ program: LOAD_STORE_OUT_HLT, answer: 0x5a });
+    expect(result.seen).toEqual([
+      { address: '0x8000', length: 1, isWrite: false, data: undefined },
+      { address: '0x8001', length: 1, isWrite: true, data: [0x5a] },
+      { reason: ExitReason.IO },
+      { reason: ExitReason.HLT },
+    ]);
+    expect(result).toMatchObject({ outcome: 'handler', exits: '4', exitsByReason: { MMIO: '2', IO: '1', HLT: '1' } });
   });
 
   it('a handler that throws ends the run with its error', async () => {

@@ -24,25 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 #define LIOBN 0x80000000ULL
 #define WINDOW (64ULL << 20)
 #define PAGE_SHIFT 12
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static int open_or_die(const char *path) {
   int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -81,11 +67,6 @@ static double run_ns(struct state *s, enum kind kind, int count) {
   double start = now_ns();
   for (int i = 0; i < count; ++i) call(s, kind, i);
   return (now_ns() - start) / count;
-}
-
-static double median(double *samples, int n) {
-  qsort(samples, n, sizeof(double), compare);
-  return samples[n / 2];
 }
 
 #if defined(__powerpc64__)

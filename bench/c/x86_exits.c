@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 /* An x86 vCPU starts in real mode at guest-physical 0xfffffff0 (arch/x86/kvm/x86.c kvm_vcpu_reset). */
 #define RESET_SLOT_BASE 0xffff0000ULL
 #define RESET_SLOT_SIZE 0x10000
@@ -26,17 +28,6 @@ static const unsigned char IO_LOOP[] = {0xe6, 0x10, 0xeb, 0xfc};         /* out 
 static const unsigned char MMIO_LOOP[] = {0xa2, 0x00, 0x80, 0xeb, 0xfb}; /* mov [0x8000], al; jmp $-3 */
 
 static volatile uint64_t sink;
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 struct machine {
   int kvm, vm, vcpu;
@@ -93,16 +84,6 @@ static double ns_per_exit(const unsigned char *program, size_t length, uint32_t 
   double elapsed = now_ns() - started;
   machine_close(&m);
   return elapsed / exits;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *values, int count) {
-  qsort(values, count, sizeof(*values), compare);
-  return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
 }
 
 int main(int argc, char **argv) {

@@ -10,16 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
   if (argc != 4) {
@@ -41,7 +32,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < count; ++i) ioctl(fd, FIONREAD, &readable);
     samples[r] = (now_ns() - start) / count;
   }
-  qsort(samples, reps, sizeof(double), compare);
+  qsort(samples, reps, sizeof(double), compare_doubles);
   printf("%.1f\n", samples[reps / 2]);
   return 0;
 }

@@ -64,7 +64,7 @@ export class ExitRecord {
         if (typeof value === 'bigint') words[LAYOUT.words + i] = value;
       }
     }
-    if (answer.data) this.#bytes.set(answer.data.subarray(0, 8));
+    if (answer.data) this.#bytes.set(answer.data); // mmioAnswer gives at most 8 bytes
     return CONTINUE;
   }
 }

@@ -224,7 +224,7 @@ class ExitTally {
       this.#byReason[exit.reason] = (this.#byReason[exit.reason] ?? 0) + 1;
       if (exit.reason === ExitReason.PAPR_HCALL) {
         this.#hypercalls += 1;
-        const call = { reason: ExitReason.PAPR_HCALL, nr: exit.nr!, args: exit.args! } as HypercallExit;
+        const call = exit as HypercallExit; // a fresh object per exit from either path: no copy needed
         this.lastExit = call;
         const answer = handlers.hypercall ? handlers.hypercall(call) : { ret: HcallReturn.H_FUNCTION };
         return answer === 'stop' ? STOP : { ret: BigInt.asUintN(64, answer.ret), ...(answer.args ? { args: answer.args } : {}) };

@@ -20,7 +20,7 @@ const SPIN = [0xeb, 0xfe]; // jmp $
 const LOAD_STORE_OUT_HLT = [0xa0, 0x00, 0x80, 0xa2, 0x01, 0x80, 0xe6, 0x10, 0xf4];
 const RUN_SYNC_WORKER = new URL('./support/x86-run-sync-worker.mjs', import.meta.url);
 
-function runSyncInWorker(workerData: { program: number[]; answer: number }): Promise<Record<string, unknown>> {
+function runSyncInWorker(workerData: { program: number[]; answer: number; throwAt?: number }): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(RUN_SYNC_WORKER, { workerData });
     worker.once('message', resolve);
@@ -136,6 +136,12 @@ describe.skipIf(unavailable !== undefined)(`x86 vCPUs and guest memory on this m
       { reason: ExitReason.HLT },
     ]);
     expect(result).toMatchObject({ outcome: 'handler', exits: '4', exitsByReason: { MMIO: '2', IO: '1', HLT: '1' } });
+  });
+
+  it('runSync(): a handler that throws at the second exit ends the run with that error, and the vCPU is no longer running', async () => {
+    const result = await runSyncInWorker({ program: LOAD_STORE_OUT_HLT, answer: 0x5a, throwAt: 1 });
+    expect(result.seen).toHaveLength(1);
+    expect(result.thrown).toEqual({ name: 'RangeError', message: 'no device at 0x8001', running: false });
   });
 
   it('a handler that throws ends the run with its error', async () => {

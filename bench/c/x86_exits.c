@@ -1,6 +1,7 @@
 /* The C peer of bench/x86-exits.mjs: a C VMM's vCPU loop on this x86 machine's /dev/kvm, answering
  * the same guest's exits on the thread that calls KVM_RUN. Usage: x86_exits <exits> <reps>; prints
- * JSON with the median ns per exit of `reps` interleaved rounds for each guest:
+ * JSON with the median ns per exit of `reps` interleaved rounds for each guest (bench/x86-exits.mjs runs
+ * one round at a time, between its own):
  *   io    out 0x10, al; jmp back      (KVM_EXIT_IO, the handler reads the port and the byte)
  *   mmio  mov [0x8000], al; jmp back  (KVM_EXIT_MMIO: no memslot at 0x8000; it reads address and byte)
  * Each round makes its VM, runs 1,000 exits to warm up, then times `exits` exits. */

@@ -42,11 +42,11 @@ async function runCase(name, setup) {
   return { name, hypercalls: N, userExits: report.userExits, seconds };
 }
 
-function runCVmm(hypercalls, mainThread) {
+function runCVmm(hypercalls, mainThread, extraArgs = []) {
   const image = new ArrayBuffer(0x20000);
   loadProgram(image);
   writeFileSync('/tmp/l2-image.bin', new Uint8Array(image));
-  const args = ['/tmp/l2-image.bin', String(hypercalls), String(LIOBN_WITHOUT_TABLE), String(GUEST_MEMORY), ...(mainThread ? ['--main-thread'] : [])];
+  const args = ['/tmp/l2-image.bin', String(hypercalls), String(LIOBN_WITHOUT_TABLE), String(GUEST_MEMORY), ...(mainThread ? ['--main-thread'] : extraArgs)];
   const result = JSON.parse(execFileSync(C_VMM, args, { encoding: 'utf8' }));
   const where = mainThread ? 'the process main thread' : 'a thread of its own';
   return { name: `A in C: exits to a C handler, vCPU on ${where}`, ...result };
@@ -68,6 +68,22 @@ if (C_VMM) {
   cases.push(runCVmm(Math.min(N, 1000), true)); // slow: fewer hypercalls
 }
 const sync = await runSyncCase();
+
+// What an exit's handler pays per distinct 4 KiB page it touches: the C VMM answering the same exits
+// while reading one byte from each of TOUCHED_PAGES pages, against touching none (see bench/c/l2_vmm.c).
+const TOUCHED_PAGES = 200;
+const pageCost = C_VMM ? measurePageCost() : null;
+
+function measurePageCost() {
+  const hypercalls = Math.min(N, 5000);
+  const perExit = (pages) => {
+    const result = runCVmm(hypercalls, false, ['--touch-pages', String(pages)]);
+    return (result.seconds / result.userExits) * 1e6;
+  };
+  const none = perExit(0);
+  const touched = perExit(TOUCHED_PAGES);
+  return { microsecondsPerExitNoPages: none, microsecondsPerExitTouched: touched, microsecondsPerPage: (touched - none) / TOUCHED_PAGES };
+}
 
 /** Case A with vcpu.runSync() in a Worker: the exit answered on the thread that called KVM_RUN. */
 async function runSyncCase() {
@@ -98,6 +114,7 @@ const summary = {
 };
 summary.exitRatioJsOverC = summary.microsecondsPerExitC === null ? null : summary.microsecondsPerExitJsSync / summary.microsecondsPerExitC;
 summary.exitRatioAsyncJsOverC = summary.microsecondsPerExitC === null ? null : summary.microsecondsPerExitJs / summary.microsecondsPerExitC;
+summary.pageCost = pageCost;
 
 const width = Math.max(...rows.map((row) => row.name.length));
 console.log(`${'case'.padEnd(width)}  ${'hcalls/s'.padStart(9)}  ${'exits/hcall'.padStart(11)}  ${'seconds'.padStart(8)}`);
@@ -111,6 +128,10 @@ console.log(`one user-space exit: ${summary.microsecondsPerExitJs.toFixed(1)} µ
 console.log(`one user-space exit with vcpu.runSync() in a Worker: ${summary.microsecondsPerExitJsSync.toFixed(1)} µs`);
 if (summary.exitRatioJsOverC !== null) {
   console.log(`exit ratio JS/C: ${summary.exitRatioJsOverC.toFixed(2)}× (vcpu.runSync() in a Worker vs the C VMM's vCPU thread; vcpu.run() on the main thread: ${summary.exitRatioAsyncJsOverC.toFixed(2)}×)`);
+}
+if (pageCost) {
+  const pagesWorth = (summary.microsecondsPerExitJsSync - summary.microsecondsPerExitC) / pageCost.microsecondsPerPage;
+  console.log(`one 4 KiB page touched after an exit: ${pageCost.microsecondsPerPage.toFixed(2)} µs (the C VMM at ${pageCost.microsecondsPerExitNoPages.toFixed(1)} µs per exit touching none, ${pageCost.microsecondsPerExitTouched.toFixed(1)} µs touching ${TOUCHED_PAGES}); runSync's extra cost over C is ${Math.round(pagesWorth)} pages' worth`);
 }
 writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary }, null, 2)}\n`);
 
@@ -151,4 +172,40 @@ for (const irqchip of ['user', 'kernel']) {
 for (const boot of boots) {
   console.log(`boot (XICS ${boot.irqchip === 'user' ? 'in JavaScript' : 'in the kernel'}, exits on ${boot.exitPath === 'vcpu-thread' ? 'the vCPU thread (runSync)' : 'the event loop (run)'}): VM creation to marker ${boot.markerSeconds.toFixed(2)} s, to power-off ${boot.powerOffSeconds.toFixed(2)} s; exits to user space ${boot.exitsToUserSpace}, handled in the kernel ${boot.exitsInKernel}`);
 }
-writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary, boots }, null, 2)}\n`);
+
+// The effect with a real driver (issue 14's figure): the guest's own nvme driver reads the passed-through
+// controller with O_DIRECT, its TCEs written by the kernel (the LIOBN linked) or kept by the VMM in
+// JavaScript (every H_PUT_TCE an exit, answered on the event loop). MB/s by the guest's clock.
+const nvmeReads = await readNvmeBothWays();
+if (nvmeReads.length === 2) {
+  for (const read of nvmeReads) {
+    console.log(`NVMe read in the guest (TCEs ${read.tce === 'kernel' ? 'in the kernel, LIOBN linked' : 'in JavaScript, mapped through VFIO'}): ${read.mib} MiB in ${read.readSeconds.toFixed(2)} s = ${read.megabytesPerSecond.toFixed(2)} MB/s; TCE hypercalls to user space ${read.tceHypercallsToUserSpace}${read.tce === 'user' ? ` (the boot's clearing of the window included), VFIO maps + unmaps ${read.vfioMappingsPerMiB.toFixed(0)} per MiB read` : ''}`);
+  }
+  const [linked, inJavaScript] = nvmeReads;
+  console.log(`NVMe read, in-kernel TCEs / JavaScript TCEs: ${(linked.megabytesPerSecond / inJavaScript.megabytesPerSecond).toFixed(2)}× (the 2013 kernel work on hardware: 3.4–4.6×)`);
+}
+
+async function readNvmeBothWays() {
+  const { existsSync } = await import('node:fs');
+  const { nvmeAddress, readNvmeInGuest } = await import('../dist/examples/spapr-vmm/nvme-guest.js');
+  const { kernelModulesDir } = await import('../scripts/power-host/kernel-tree.mjs');
+  const directReadPath = '.cache/spapr-vmm/direct-read';
+  if (!nvmeAddress() || !existsSync(directReadPath)) {
+    console.log(`NVMe read: skipped (${nvmeAddress() ? `${directReadPath} is missing` : 'no NVMe controller on this host'})`);
+    return [];
+  }
+  const reads = [];
+  for (const tce of ['kernel', 'user']) {
+    const read = await readNvmeInGuest({ kernelPath, modulesDir: kernelModulesDir(), busyboxPath: '.cache/power-host/busybox/bin/busybox', directReadPath, mib: 32, irqchip: 'kernel', tce, timeoutMs: 600_000 });
+    if (!read.report.poweredOff || read.readSeconds === undefined) throw new Error(`NVMe read with TCEs in ${tce} space did not finish:\n${read.console.slice(-2000)}`);
+    const tceHypercallsToUserSpace = ['H_PUT_TCE', 'H_PUT_TCE_INDIRECT', 'H_STUFF_TCE'].reduce((sum, name) => sum + (read.report.hypercalls[name] ?? 0), 0);
+    const stats = read.report.passthrough[0].tceStats;
+    reads.push({
+      tce, mib: read.mib, sha256: read.sha256, readSeconds: read.readSeconds, megabytesPerSecond: (read.mib * 1.048576) / read.readSeconds,
+      tceHypercallsToUserSpace, vfioMappingsPerMiB: stats ? (stats.maps + stats.unmaps) / read.mib : 0,
+    });
+  }
+  if (reads[0].sha256 !== reads[1].sha256) throw new Error('the two NVMe reads differ');
+  return reads;
+}
+writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summary, boots, nvmeReads }, null, 2)}\n`);

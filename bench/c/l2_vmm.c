@@ -1,8 +1,12 @@
 /* The reference for bench:power: the smallest VMM in C that runs the same L2 program (the memory
  * image bench/power.mjs writes) with every loop hypercall exiting to user space (case A), answered
  * here with H_SUCCESS. Cross-compiled static for ppc64le; run inside the emulated POWER host.
- * Usage: l2_vmm <image> <iterations> <liobn> <memory bytes> [--main-thread]; prints JSON
- * {hypercalls, userExits, seconds}.
+ * Usage: l2_vmm <image> <iterations> <liobn> <memory bytes> [--main-thread | --touch-pages N];
+ * prints JSON {hypercalls, userExits, seconds}.
+ *
+ * --touch-pages N reads one byte from each of N distinct 4 KiB pages after every exit, as a bigger
+ * handler would: on the emulated host each costs a software-TLB refill (QEMU flushes its TLB when
+ * it enters and leaves the nested guest), which is what a JavaScript handler pays many times over.
  *
  * The vCPU runs on a thread of its own, as in the library. On the emulated POWER host the cost of
  * an exit was bimodal, ~0.13 ms or 6-17 ms, and the slow mode came mostly with KVM_RUN on the
@@ -55,7 +59,12 @@ struct vcpu_loop {
   int vcpu;
   struct kvm_run *run;
   uint64_t user_exits;
+  volatile uint8_t *touch_area; /* touch_pages pages, one byte read from each after every exit */
+  size_t touch_pages;
+  uint64_t touch_sum;
 };
+
+#define TOUCH_STRIDE 4096
 
 /* Runs until the DONE marker, answering every other hypercall with H_SUCCESS. */
 static void *run_until_done(void *argument) {
@@ -68,16 +77,18 @@ static void *run_until_done(void *argument) {
     }
     if (loop->run->papr_hcall.nr == DONE) return NULL;
     ++loop->user_exits;
+    for (size_t page = 0; page < loop->touch_pages; ++page) loop->touch_sum += loop->touch_area[page * TOUCH_STRIDE];
     loop->run->papr_hcall.ret = 0;
   }
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5 || argc > 6) {
-    fprintf(stderr, "usage: %s <image> <iterations> <liobn> <memory bytes> [--main-thread]\n", argv[0]);
+  if (argc < 5 || argc > 7) {
+    fprintf(stderr, "usage: %s <image> <iterations> <liobn> <memory bytes> [--main-thread | --touch-pages N]\n", argv[0]);
     return 2;
   }
   int main_thread = argc == 6 && strcmp(argv[5], "--main-thread") == 0;
+  size_t touch_pages = argc == 7 && strcmp(argv[5], "--touch-pages") == 0 ? strtoull(argv[6], NULL, 0) : 0;
   uint64_t iterations = strtoull(argv[2], NULL, 0), liobn = strtoull(argv[3], NULL, 0);
   size_t memory_size = strtoull(argv[4], NULL, 0);
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -115,7 +126,12 @@ int main(int argc, char **argv) {
   regs.gpr[21] = 1;
   vm_ioctl(vcpu, KVM_SET_REGS, &regs, "KVM_SET_REGS");
 
-  struct vcpu_loop loop = {.vcpu = vcpu, .run = run};
+  struct vcpu_loop loop = {.vcpu = vcpu, .run = run, .touch_pages = touch_pages};
+  if (touch_pages > 0) {
+    loop.touch_area = mmap(NULL, touch_pages * TOUCH_STRIDE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (loop.touch_area == MAP_FAILED) die("mmap touch area");
+    for (size_t page = 0; page < touch_pages; ++page) loop.touch_area[page * TOUCH_STRIDE] = 1;
+  }
   double started = now();
   if (main_thread) {
     run_until_done(&loop);

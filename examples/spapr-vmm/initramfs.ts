@@ -59,6 +59,9 @@ export const PCI_LINE = 'SPAPR-VMM: pci';
 /** /init prints this, then the sha256 of what it read and how many MiB, once the block read is done. */
 export const BLOCK_READ_LINE = 'SPAPR-VMM: block sha256';
 
+/** direct-read's own line after the block read: how many MiB, and the seconds its reads took. */
+export const BLOCK_SECONDS_PATTERN = /direct-read: (\d+) MiB read in ([\d.]+) s/;
+
 /** /init prints this, then the interrupts the device's driver took (its /proc/interrupts row). */
 export const BLOCK_IRQ_LINE = 'SPAPR-VMM: block interrupts';
 

@@ -3,9 +3,10 @@
 // boots. Everything KVM handles itself (H_CEDE, H_REGISTER_VPA, the decrementer, ...) never
 // reaches this file.
 import { Cap, DeviceType, GuestMemory, HcallReturn, type HypercallAnswer, type HypercallExit, Kvm, type KvmDevice, OneReg, type RunResult, type Vcpu, type Vm } from 'kvm-vfio-spapr';
-import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, SpaprPciBridges, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
+import { H, HcallTable, HvTerminal, Rtas, type RtasHandler, SpaprPciBridges, TceHypercalls, type UserTceTable, Xics, standardRtasCalls } from 'kvm-vfio-spapr/spapr';
 import { type MachineLayout, VTY_REG, COMMAND_LINE_MAX, XICS_PHANDLE, buildDeviceTree } from './device-tree.js';
 import { MachineConfigError } from './machine-config-error.js';
+import type { TcePath } from './dma.js';
 import { type InterruptController, PassedThroughFunction, type PassthroughReport } from './passthrough.js';
 import type { KernelImage } from './kernel-image.js';
 
@@ -34,6 +35,12 @@ export interface MachineOptions {
    * guest's TCE hypercalls for it are handled in the kernel.
    */
   passthrough?: readonly string[];
+  /**
+   * Where the guest's TCE hypercalls for passed-through functions are answered: 'kernel' (default:
+   * the LIOBN is linked to the group, none reaches this VMM) or 'user' (this VMM keeps each table in
+   * JavaScript and maps every TCE through the VFIO container; every one is an exit).
+   */
+  tce?: TcePath;
 }
 
 /** How the guest's run went. */
@@ -100,12 +107,13 @@ function wantsKernelXics(irqchip: 'kernel' | 'user' | 'auto', vm: Vm): boolean {
 const alignUp = (value: bigint, to: bigint) => ((value + to - 1n) / to) * to;
 
 /** Where the kernel, initramfs, FDT and RTAS go; checks the inputs fit. */
-export function planLayout(options: Pick<MachineOptions, 'kernel' | 'initrd' | 'memorySize' | 'commandLine' | 'cpus' | 'irqchip'>): MachineLayout & { fdtAddress: bigint } {
+export function planLayout(options: Pick<MachineOptions, 'kernel' | 'initrd' | 'memorySize' | 'commandLine' | 'cpus' | 'irqchip' | 'tce'>): MachineLayout & { fdtAddress: bigint } {
   if (Buffer.byteLength(options.commandLine) > COMMAND_LINE_MAX) {
     throw new MachineConfigError(`the kernel command line is ${Buffer.byteLength(options.commandLine)} bytes: Linux on POWER takes at most ${COMMAND_LINE_MAX} (COMMAND_LINE_SIZE, arch/powerpc/include/uapi/asm/setup.h)`);
   }
   if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > 64) throw new MachineConfigError(`--cpus must be 1..64, not ${options.cpus}`);
   if (!['kernel', 'user', 'auto', undefined].includes(options.irqchip)) throw new MachineConfigError(`--irqchip must be kernel, user or auto, not ${options.irqchip}`);
+  if (!['kernel', 'user', undefined].includes(options.tce)) throw new MachineConfigError(`--tce must be kernel or user, not ${options.tce}`);
   const initrdStart = alignUp(options.kernel.end, ALIGN);
   const initrdEnd = initrdStart + BigInt(options.initrd.length);
   const fdtAddress = alignUp(initrdEnd, ALIGN);
@@ -157,7 +165,7 @@ export class SpaprMachine implements Disposable {
       });
       if (wantsKernelXics(options.irqchip ?? 'auto', this.#vm)) this.#kernelXics = this.#vm.createDevice(DeviceType.XICS);
       for (let id = 0; id < options.cpus; id++) this.#vcpus.push(this.#createVcpu(id));
-      (options.passthrough ?? []).forEach((address, i) => this.#passThrough(address, i + 1));
+      (options.passthrough ?? []).forEach((address, i) => this.#passThrough(address, i + 1, options.tce ?? 'kernel'));
       this.#installHypercalls(options);
       this.#load(options);
     } catch (error) {
@@ -179,10 +187,10 @@ export class SpaprMachine implements Disposable {
     return vcpu;
   }
 
-  /** Puts the function on a new PHB whose DMA window is linked to its group (passthrough.ts). */
-  #passThrough(address: string, index: number): void {
+  /** Puts the function on a new PHB whose DMA window is linked to its group or kept here (passthrough.ts). */
+  #passThrough(address: string, index: number, tce: TcePath): void {
     this.#passedThrough.push(new PassedThroughFunction({
-      vm: this.#vm, memory: this.#memory, address, index, pci: this.#pci, interrupts: this.#interruptController(), xicsPhandle: XICS_PHANDLE,
+      vm: this.#vm, memory: this.#memory, address, index, pci: this.#pci, interrupts: this.#interruptController(), xicsPhandle: XICS_PHANDLE, tce,
     }));
   }
 
@@ -209,9 +217,18 @@ export class SpaprMachine implements Disposable {
       },
     };
     if (this.#pci.phbs.length > 0) Object.assign(calls, this.#pci.rtasCalls());
+    this.#answerUserTces();
     for (const [name, handler] of Object.entries(calls)) this.#rtas.define(name, handler);
     if (this.#kernelXics) this.#giveXicsCallsToKernel();
     else this.#xics.register(this.#hcalls, this.#rtas);
+  }
+
+  // The device tree offers hcall-tce alone, so the guest maps and unmaps with H_PUT_TCE only: a nested
+  // kvm-hv answers H_PUT_TCE_INDIRECT with H_FUNCTION before user space (test/power/user-tce.test.mjs),
+  // and hcall-multi-tce would offer it with H_STUFF_TCE.
+  #answerUserTces(): void {
+    const tables = this.#passedThrough.map((fn) => fn.tceTable).filter((table): table is UserTceTable => table !== undefined);
+    if (tables.length > 0) new TceHypercalls(tables).register(this.#hcalls, { indirect: false });
   }
 
   // The kernel answers the XICS RTAS calls once it knows their tokens (book3s_rtas.c).

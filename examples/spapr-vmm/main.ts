@@ -3,8 +3,9 @@
 // stdio, and exits with the guest's power-off.
 //   node dist/examples/spapr-vmm/main.js --kernel vmlinux --initrd initrd.cpio [--memory 512]
 //        [--cmdline '...'] [--cpus 1] [--irqchip auto] [--exit-path vcpu-thread|event-loop]
-//        [--vfio 0001:00:00.0]... [--timeout 300] [--report report.json]
-// --vfio passes a function bound to vfio-pci through, on a PHB of its own with its DMA linked in-kernel.
+//        [--vfio 0001:00:00.0]... [--tce kernel|user] [--timeout 300] [--report report.json]
+// --vfio passes a function bound to vfio-pci through, on a PHB of its own with its DMA linked in-kernel
+// (--tce kernel, the default) or with its TCE table kept by this VMM (--tce user: every TCE hypercall exits).
 // --exit-path vcpu-thread (the default with one vCPU) runs the machine in a Worker whose vCPU
 // answers its exits on its own thread (vcpu.runSync); event-loop (the default with several) uses run().
 // Exit status: 0 the guest powered off; 1 it did not (timeout, a failed KVM_RUN); 2 bad input.
@@ -17,7 +18,7 @@ import { bootOnVcpuThread } from './run-on-vcpu-thread.js';
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
 
 function usage(message: string): never {
-  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--exit-path vcpu-thread|event-loop] [--vfio PCI-ADDRESS]... [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
+  process.stderr.write(`spapr-vmm: ${message}\nusage: spapr-vmm --kernel VMLINUX --initrd CPIO [--memory MiB] [--cmdline TEXT] [--cpus N] [--irqchip kernel|user|auto] [--exit-path vcpu-thread|event-loop] [--vfio PCI-ADDRESS]... [--tce kernel|user] [--marker TEXT] [--timeout SECONDS] [--report FILE]\n`);
   process.exit(2);
 }
 
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
       kernel: { type: 'string' }, initrd: { type: 'string' }, memory: { type: 'string' }, cmdline: { type: 'string' },
       cpus: { type: 'string' }, marker: { type: 'string' }, irqchip: { type: 'string' }, 'exit-path': { type: 'string' },
       timeout: { type: 'string' }, report: { type: 'string' }, vfio: { type: 'string', multiple: true },
+      tce: { type: 'string' },
     },
     strict: true,
   });
@@ -81,7 +83,7 @@ async function main(): Promise<number> {
   const options: Options = {
     memorySize: BigInt(memoryMiB) << 20n, commandLine: values.cmdline ?? DEFAULT_COMMAND_LINE,
     cpus, irqchip: (values.irqchip ?? 'auto') as 'auto', ...(values.marker ? { marker: values.marker } : {}),
-    ...(values.vfio ? { passthrough: values.vfio } : {}),
+    ...(values.vfio ? { passthrough: values.vfio } : {}), ...(values.tce ? { tce: values.tce as 'user' } : {}),
   };
   try {
     planLayout({ ...options, kernel: parseKernelImage(kernelFile, values.kernel), initrd }); // bad input: exit 2 before any VM exists

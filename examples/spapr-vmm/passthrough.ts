@@ -1,18 +1,23 @@
-// One PCI function passed through to the guest: its IOMMU group linked to the LIOBN of a PHB of its
-// own (the kernel handles the guest's TCE hypercalls), its BARs as memory slots over the VFIO region
+// One PCI function passed through to the guest: its IOMMU group behind the LIOBN of a PHB of its
+// own (linked, so the kernel handles the guest's TCE hypercalls, or kept in JavaScript: dma.ts), its BARs as memory slots over the VFIO region
 // mmaps (the guest reaches the registers without exits), and its INTx line routed to the guest's
 // interrupt controller: with the kernel's XICS, KVM_IRQFD with a resample eventfd (the guest's EOI
 // unmasks the line at VFIO without user space); with the XICS in JavaScript, an eventfd watched on
 // the event loop raises the source and the EOI unmasks it.
-import { EventFd, type Linkage, PciIrq, PciRegion, RegionFlag, type RegionMapping, type VfioDevice, type Vm, attachIommuGroup, type GuestMemory } from 'kvm-vfio-spapr';
-import { type SpaprPciBridges, SpaprPhb, type Xics, vfioPciFunction } from 'kvm-vfio-spapr/spapr';
+import { EventFd, PciIrq, PciRegion, RegionFlag, type RegionMapping, type VfioDevice, type Vm, type GuestMemory } from 'kvm-vfio-spapr';
+import { type SpaprPciBridges, SpaprPhb, type UserTceTable, type Xics, vfioPciFunction } from 'kvm-vfio-spapr/spapr';
 import { readlinkSync } from 'node:fs';
+import { type PassthroughDma, type TcePath, type UserTceReport, openPassthroughDma } from './dma.js';
 import { MachineConfigError } from './machine-config-error.js';
 
 /** LIOBNs of the PHBs' DMA windows: PHB n gets 0x80000000 + n. */
 const PHB_LIOBN_BASE = 0x8000_0000n;
 /** Each PHB's DMA window: 1 GiB from bus address 0, as QEMU's default 32-bit window. */
 const PHB_DMA_WINDOW = 1n << 30n;
+// With TCEs kept in JavaScript, 64 MiB: the guest clears a new window with one H_PUT_TCE per entry
+// (tce_free_pSeriesLP, arch/powerpc/platforms/pseries/iommu.c: no H_STUFF_TCE without hcall-multi-tce),
+// each an exit here; 1 GiB would be 262,144 of them before the guest's boot goes on, 64 MiB is 16,384.
+const USER_TCE_DMA_WINDOW = 64n << 20n;
 /** Memory slots of BARs start here (slot 0 is RAM). */
 const BAR_SLOT_BASE = 16;
 /** XICS sources of INTx lines: PHB n's function gets the first source + 0x100 + n. */
@@ -27,6 +32,10 @@ export interface PassthroughReport {
   intx: 'kernel' | 'user' | 'none';
   /** INTx assertions that reached the JavaScript XICS (0 on the kernel path: they never leave the kernel). */
   intxDelivered: number;
+  /** Where the guest's TCE hypercalls were answered: 'kernel' (the LIOBN is linked) or 'user' (this VMM's table). */
+  tce: TcePath;
+  /** On the user path: the VFIO mappings the table made and removed, and the entries mapped at the end. */
+  tceStats?: UserTceReport;
 }
 
 /** The IOMMU group of a PCI function, from sysfs. */
@@ -52,11 +61,13 @@ export interface PassthroughOptions {
   pci: SpaprPciBridges;
   interrupts: InterruptController;
   xicsPhandle: number;
+  /** Where the guest's TCE hypercalls are answered (default 'kernel'). */
+  tce?: TcePath;
 }
 
 export class PassedThroughFunction implements Disposable {
   readonly #address: string;
-  readonly #linkage: Linkage;
+  readonly #dma: PassthroughDma;
   readonly #device: VfioDevice;
   readonly #bars: RegionMapping[] = [];
   readonly #eventFds: EventFd[] = [];
@@ -66,14 +77,16 @@ export class PassedThroughFunction implements Disposable {
     const { vm, memory, address, index } = options;
     this.#address = address;
     const liobn = PHB_LIOBN_BASE + BigInt(index);
-    this.#linkage = attachIommuGroup(vm, { group: iommuGroupOf(address), liobn, windowSize: PHB_DMA_WINDOW, memory });
+    const tce = options.tce ?? 'kernel';
+    const windowSize = tce === 'user' ? USER_TCE_DMA_WINDOW : PHB_DMA_WINDOW;
+    this.#dma = openPassthroughDma(tce, { vm, memory, group: iommuGroupOf(address), liobn, windowSize });
     try {
-      this.#device = this.#linkage.group.getDeviceFd(address);
-      const phb = new SpaprPhb({ index, liobn, dmaWindowSize: PHB_DMA_WINDOW, interruptParent: options.xicsPhandle });
+      this.#device = this.#dma.group.getDeviceFd(address);
+      const phb = new SpaprPhb({ index, liobn, dmaWindowSize: windowSize, interruptParent: options.xicsPhandle });
       const pin = this.#device.readConfig(0x3d, 1) !== 0 && this.#device.irqInfo(PciIrq.INTX).count > 0;
       const intx = pin ? this.#intxSource(options.interrupts, index) : undefined;
       const assigned = phb.attach(0, vfioPciFunction(this.#device), intx === undefined ? {} : { intx });
-      this.#report = { address, bars: [], intx: pin ? options.interrupts.kind : 'none', intxDelivered: 0 };
+      this.#report = { address, bars: [], intx: pin ? options.interrupts.kind : 'none', intxDelivered: 0, tce: this.#dma.path };
       assigned.forEach((bar, i) => this.#mapBar(vm, bar.index, bar.guestPhysAddr, BAR_SLOT_BASE + (index - 1) * 6 + i));
       if (intx !== undefined) this.#wireIntx(vm, options.interrupts, intx);
       options.pci.add(phb);
@@ -88,8 +101,14 @@ export class PassedThroughFunction implements Disposable {
     return this.#report.intx === 'user';
   }
 
+  /** The TCE table this VMM keeps for the function's LIOBN (the user path only). */
+  get tceTable(): UserTceTable | undefined {
+    return this.#dma.table;
+  }
+
   report(): PassthroughReport {
-    return { ...this.#report, bars: [...this.#report.bars] };
+    const tceStats = this.#dma.stats();
+    return { ...this.#report, bars: [...this.#report.bars], ...(tceStats ? { tceStats } : {}) };
   }
 
   #intxSource(interrupts: InterruptController, index: number): number {
@@ -137,12 +156,12 @@ export class PassedThroughFunction implements Disposable {
     return eventFd;
   }
 
-  /** Closes the device (its interrupts go with it), the eventfds, the BARs (their slots first) and the linkage. Idempotent. */
+  /** Closes the device (its interrupts go with it), the eventfds, the BARs (their slots first) and the DMA window. Idempotent. */
   close(): void {
     this.#device?.close(); // closing the device disables its interrupts (vfio_pci_core_close_device)
     for (const eventFd of this.#eventFds.splice(0)) eventFd.close();
     for (const bar of this.#bars.splice(0)) bar.close();
-    this.#linkage?.close();
+    this.#dma?.close();
   }
 
   [Symbol.dispose](): void {

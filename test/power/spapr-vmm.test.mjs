@@ -105,6 +105,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
       [machine({ commandLine: 'x'.repeat(2048) }), MachineConfigError, /command line is 2048 bytes: Linux on POWER takes at most 2047/],
       [machine({ cpus: 0 }), MachineConfigError, /--cpus must be 1\.\.64/],
       [machine({ irqchip: 'xive' }), MachineConfigError, /--irqchip must be kernel, user or auto, not xive/],
+      [machine({ tce: 'both' }), MachineConfigError, /--tce must be kernel or user, not both/],
     ];
     for (const [fn, type, message] of cases) {
       const { error, syscalls } = traceSyscalls(fn);

@@ -175,7 +175,7 @@ for (const boot of boots) {
 
 // The effect with a real driver (issue 14's figure): the guest's own nvme driver reads the passed-through
 // controller with O_DIRECT, its TCEs written by the kernel (the LIOBN linked) or kept by the VMM in
-// JavaScript (every H_PUT_TCE an exit, answered on the event loop). MB/s by the guest's clock.
+// JavaScript (every H_PUT_TCE an exit, answered on the vCPU's thread: runSync). MB/s by the guest's clock.
 const nvmeReads = await readNvmeBothWays();
 if (nvmeReads.length === 2) {
   for (const read of nvmeReads) {
@@ -196,7 +196,7 @@ async function readNvmeBothWays() {
   }
   const reads = [];
   for (const tce of ['kernel', 'user']) {
-    const read = await readNvmeInGuest({ kernelPath, modulesDir: kernelModulesDir(), busyboxPath: '.cache/power-host/busybox/bin/busybox', directReadPath, mib: 32, irqchip: 'kernel', tce, timeoutMs: 600_000 });
+    const read = await readNvmeInGuest({ kernelPath, modulesDir: kernelModulesDir(), busyboxPath: '.cache/power-host/busybox/bin/busybox', directReadPath, mib: 32, irqchip: 'kernel', tce, exitPath: 'vcpu-thread', timeoutMs: 600_000 });
     if (!read.report.poweredOff || read.readSeconds === undefined) throw new Error(`NVMe read with TCEs in ${tce} space did not finish:\n${read.console.slice(-2000)}`);
     const tceHypercallsToUserSpace = ['H_PUT_TCE', 'H_PUT_TCE_INDIRECT', 'H_STUFF_TCE'].reduce((sum, name) => sum + (read.report.hypercalls[name] ?? 0), 0);
     const stats = read.report.passthrough[0].tceStats;

@@ -6,7 +6,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, BLOCK_SECONDS_PATTERN, markerInitramfs } from './initramfs.js';
 import { parseKernelImage } from './kernel-image.js';
-import { type BootReport, SpaprMachine } from './machine.js';
+import { type BootReport, type MachineOptions, SpaprMachine } from './machine.js';
+import { bootOnVcpuThreadCollectingConsole } from './run-on-vcpu-thread.js';
 import type { TcePath } from './dma.js';
 
 const MiB = 1n << 20n;
@@ -43,6 +44,8 @@ export interface NvmeReadOptions {
   mib: number;
   irqchip: 'kernel' | 'user';
   tce: TcePath;
+  /** 'vcpu-thread' (runSync in a Worker: needs the kernel's XICS) or 'event-loop' (run()). */
+  exitPath: 'vcpu-thread' | 'event-loop';
   timeoutMs: number;
 }
 
@@ -60,25 +63,28 @@ export interface NvmeRead {
   readSeconds: number | undefined;
 }
 
+async function bootOnEventLoop(kernelPath: string, initrd: Uint8Array, options: Omit<MachineOptions, 'kernel' | 'initrd' | 'output'>, timeoutMs: number): Promise<{ report: BootReport; console: string }> {
+  const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);
+  const chunks: Buffer[] = [];
+  const machine = SpaprMachine.create({ ...options, kernel, initrd, output: (bytes) => chunks.push(Buffer.from(bytes)) });
+  try {
+    const report = await machine.run(timeoutMs);
+    return { report, console: Buffer.concat(chunks).toString('latin1') };
+  } finally {
+    machine.close();
+  }
+}
+
 /** Boots the guest with the controller passed through and returns what it printed. */
 export async function readNvmeInGuest(options: NvmeReadOptions): Promise<NvmeRead> {
   const address = nvmeAddress();
   if (!address) throw new Error('no NVMe controller (1b36:0010) on this host');
   const block = { modules: nvmeModules(options.modulesDir), program: readFileSync(options.directReadPath), device: '/dev/nvme0n1', mib: options.mib };
   const initrd = markerInitramfs(readFileSync(options.busyboxPath), block);
-  const kernel = parseKernelImage(readFileSync(options.kernelPath), options.kernelPath);
-  const chunks: Buffer[] = [];
-  const machine = SpaprMachine.create({
-    kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip: options.irqchip,
-    passthrough: [address], tce: options.tce, output: (bytes) => chunks.push(Buffer.from(bytes)),
-  });
-  let report: BootReport;
-  try {
-    report = await machine.run(options.timeoutMs);
-  } finally {
-    machine.close();
-  }
-  const console = Buffer.concat(chunks).toString('latin1');
+  const machineOptions = { memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip: options.irqchip, passthrough: [address], tce: options.tce };
+  const { report, console = '' } = options.exitPath === 'vcpu-thread'
+    ? await bootOnVcpuThreadCollectingConsole({ kernelFile: readFileSync(options.kernelPath), kernelPath: options.kernelPath, initrd, options: machineOptions }, options.timeoutMs)
+    : await bootOnEventLoop(options.kernelPath, initrd, machineOptions, options.timeoutMs);
   const read = console.match(new RegExp(`${BLOCK_READ_LINE} ([0-9a-f]{64}) (\\d+)`));
   const seconds = console.match(BLOCK_SECONDS_PATTERN);
   const interrupts = console.match(new RegExp(`${BLOCK_IRQ_LINE} (\\d+)`));

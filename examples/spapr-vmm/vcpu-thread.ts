@@ -5,7 +5,7 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseKernelImage } from './kernel-image.js';
-import { type MachineOptions, SpaprMachine } from './machine.js';
+import { type BootReport, type MachineOptions, SpaprMachine } from './machine.js';
 
 /** What main.ts hands this thread: the inputs it already checked, and the stop flag it kicks. */
 export interface VcpuThreadData {
@@ -16,6 +16,15 @@ export interface VcpuThreadData {
   stopFlag: Int32Array;
   /** Drop the console output (benchmarks). */
   quiet?: boolean;
+  /** Keep the console output and post it with the report, instead of writing it to fd 1. */
+  collectConsole?: boolean;
+}
+
+/** What this thread posts when the guest stops. */
+export interface VcpuThreadResult {
+  report: BootReport;
+  /** The console output, with collectConsole. */
+  console?: string;
 }
 
 function writeAll(bytes: Uint8Array): void {
@@ -24,5 +33,8 @@ function writeAll(bytes: Uint8Array): void {
 
 const data = workerData as VcpuThreadData;
 const kernel = parseKernelImage(Buffer.from(data.kernelFile), data.kernelPath);
-using machine = SpaprMachine.create({ ...data.options, kernel, initrd: data.initrd, output: data.quiet ? () => {} : writeAll });
-parentPort!.postMessage(machine.runOnThisThread(data.stopFlag));
+const collected: Buffer[] = [];
+const output = data.collectConsole ? (bytes: Uint8Array) => collected.push(Buffer.from(bytes)) : data.quiet ? () => {} : writeAll;
+using machine = SpaprMachine.create({ ...data.options, kernel, initrd: data.initrd, output });
+const report = machine.runOnThisThread(data.stopFlag);
+parentPort!.postMessage({ report, ...(data.collectConsole ? { console: Buffer.concat(collected).toString('latin1') } : {}) } satisfies VcpuThreadResult);

@@ -70,7 +70,8 @@ if (C_VMM) {
 const sync = await runSyncCase();
 
 // What an exit's handler pays per distinct 4 KiB page it touches: the C VMM answering the same exits
-// while reading one byte from each of TOUCHED_PAGES pages, against touching none (see bench/c/l2_vmm.c).
+// while reading one byte from each of TOUCHED_PAGES pages, against touching none (see bench/c/l2_vmm.c);
+// medians of 3 interleaved rounds of 5,000 exits.
 const TOUCHED_PAGES = 200;
 const pageCost = C_VMM ? measurePageCost() : null;
 
@@ -80,8 +81,15 @@ function measurePageCost() {
     const result = runCVmm(hypercalls, false, ['--touch-pages', String(pages)]);
     return (result.seconds / result.userExits) * 1e6;
   };
-  const none = perExit(0);
-  const touched = perExit(TOUCHED_PAGES);
+  const median = (values) => values.sort((x, y) => x - y)[values.length >> 1];
+  const nones = [];
+  const toucheds = [];
+  for (let round = 0; round < 3; round++) { // interleaved: this machine's load drifts
+    nones.push(perExit(0));
+    toucheds.push(perExit(TOUCHED_PAGES));
+  }
+  const none = median(nones);
+  const touched = median(toucheds);
   return { microsecondsPerExitNoPages: none, microsecondsPerExitTouched: touched, microsecondsPerPage: (touched - none) / TOUCHED_PAGES };
 }
 

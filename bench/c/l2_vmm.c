@@ -6,7 +6,8 @@
  *
  * --touch-pages N reads one byte from each of N distinct 4 KiB pages after every exit, as a bigger
  * handler would: on the emulated host each costs a software-TLB refill (QEMU flushes its TLB when
- * it enters and leaves the nested guest), which is what a JavaScript handler pays many times over.
+ * it enters and leaves the nested guest: tlb_flush in h_enter_nested / spapr_exit_nested, QEMU's
+ * hw/ppc/spapr_hcall.c), which is what a JavaScript handler pays many times over.
  *
  * The vCPU runs on a thread of its own, as in the library. On the emulated POWER host the cost of
  * an exit was bimodal, ~0.13 ms or 6-17 ms, and the slow mode came mostly with KVM_RUN on the

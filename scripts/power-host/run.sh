@@ -10,6 +10,8 @@
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
 #              POWER_HOST_NVME     1 (default): an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs); 0: none
 #              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)
+#              POWER_HOST_MACHINE  pseries (default: a partition, kvm-hv nested) or powernv9 (bare metal: OPAL
+#                                  from Debian's skiboot.lid, kvm-hv not nested, the PHB4s' own IODA2 TCE tables)
 #
 # Runs provision.sh first (a no-op when everything is cached). Streams the guest console while it runs.
 # Results land in .cache/power-host/results/: output.log (the command's stdout+stderr), exit-code,
@@ -105,7 +107,29 @@ make_nvme_image() {
     die "$EXIT_INFRASTRUCTURE" "cannot write the NVMe image $NVME_IMAGE"
 }
 
+# PowerNV: six PHB4s, each with one root port whose bus takes one slot; each gives an IOMMU group
+# in PHB order, so the devices keep pseries's group numbers: 0 virtio-9p, 1 pci-testdev, 2 edu,
+# 3 pci-testdev with virtio-rng as function 1 (one group, not viable), 4 pci-testdev, 5 NVMe.
+powernv_arguments() {
+  printf '%s\n' \
+    -M powernv9 -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
+    -bios /usr/share/qemu/skiboot.lid -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
+    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE" \
+    -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
+    -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pcie.0 \
+    -device pci-testdev,bus=pcie.1 -device edu,bus=pcie.2 \
+    -device pci-testdev,bus=pcie.3,addr=0.0,multifunction=on -device virtio-rng-pci,bus=pcie.3,addr=0.1 \
+    -device pci-testdev,bus=pcie.4
+  if [[ ${POWER_HOST_NVME:-1} == 1 ]]; then
+    printf '%s\n' -drive "file=$NVME_IMAGE,if=none,id=nvme0,format=raw" -device "nvme,serial=kvs0001,drive=nvme0,bus=pcie.5"
+  fi
+}
+
 qemu_arguments() {
+  if [[ ${POWER_HOST_MACHINE:-pseries} == powernv9 ]]; then
+    powernv_arguments
+    return
+  fi
   # Flags as in shared/notes/power-host.md §5. One PHB per VFIO test device gives each its own IOMMU
   # group; virtio-9p must sit on pci.0 explicitly. panic=1 (with -no-reboot) ends qemu if the guest panics.
   printf '%s\n' \

@@ -84,7 +84,16 @@ INITRAMFS=$KERNEL_CACHE_DIR/initramfs.cpio.gz
 # The NVMe controller's backing image (scripts/power-host/nvme-image.mjs): NVME_IMAGE_MIB of a known pattern.
 NVME_IMAGE=$CACHE_DIR/nvme.img
 NVME_IMAGE_MIB=32
-RESULTS_RELATIVE=$KERNEL_CACHE_RELATIVE/results
+# The machine (run.sh POWER_HOST_MACHINE): pseries keeps results/, PowerNV gets its own beside it.
+POWER_HOST_MACHINE=${POWER_HOST_MACHINE:-pseries}
+case $POWER_HOST_MACHINE in
+  pseries) RESULTS_RELATIVE=$KERNEL_CACHE_RELATIVE/results ;;
+  powernv9) RESULTS_RELATIVE=$KERNEL_CACHE_RELATIVE/results-powernv9 ;;
+  *)
+    echo "POWER_HOST_MACHINE=$POWER_HOST_MACHINE is not one of: pseries powernv9" >&2
+    exit 64
+    ;;
+esac
 RESULTS_DIR=$REPO_ROOT/$RESULTS_RELATIVE
 
 # Exit codes shared by provision.sh and run.sh (run.sh otherwise passes on the guest command's own code).

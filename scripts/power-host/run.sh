@@ -111,12 +111,10 @@ make_nvme_image() {
 # in PHB order, so the devices keep pseries's group numbers: 0 virtio-9p, 1 pci-testdev, 2 edu,
 # 3 pci-testdev with virtio-rng as function 1 (one group, not viable), 4 pci-testdev, 5 NVMe.
 powernv_arguments() {
+  printf '%s\n' -M powernv9 -bios /usr/share/qemu/skiboot.lid
+  common_arguments
+  repository_share pcie.0
   printf '%s\n' \
-    -M powernv9 -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
-    -bios /usr/share/qemu/skiboot.lid -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
-    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE" \
-    -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
-    -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pcie.0 \
     -device pci-testdev,bus=pcie.1 -device edu,bus=pcie.2 \
     -device pci-testdev,bus=pcie.3,addr=0.0,multifunction=on -device virtio-rng-pci,bus=pcie.3,addr=0.1 \
     -device pci-testdev,bus=pcie.4
@@ -125,23 +123,34 @@ powernv_arguments() {
   fi
 }
 
+# What both machines share: the CPU, memory, console, kernel and its command line (panic=1, with
+# -no-reboot, ends qemu if the guest panics; the guest's /init reads the cache and results paths).
+common_arguments() {
+  printf '%s\n' \
+    -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
+    -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
+    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE"
+}
+
+# The repository over virtio-9p (the guest mounts tag host0), on the given PCI bus.
+repository_share() {
+  printf '%s\n' \
+    -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
+    -device "virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=$1"
+}
+
 qemu_arguments() {
   if [[ ${POWER_HOST_MACHINE:-pseries} == powernv9 ]]; then
     powernv_arguments
     return
   fi
   # Flags as in shared/notes/power-host.md §5. One PHB per VFIO test device gives each its own IOMMU
-  # group; virtio-9p must sit on pci.0 explicitly. panic=1 (with -no-reboot) ends qemu if the guest panics.
-  printf '%s\n' \
-    -M pseries,accel=tcg,cap-nested-hv=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,x-vof=on \
-    -cpu POWER9 -m "${POWER_HOST_MEMORY:-2G}" -smp 1 -nographic -vga none -no-reboot \
-    -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
-    -append "console=hvc0 loglevel=5 panic=1 power_host_cache=$CACHE_RELATIVE power_host_results=$RESULTS_RELATIVE"
+  # group; virtio-9p must sit on pci.0 explicitly.
+  printf '%s\n' -M pseries,accel=tcg,cap-nested-hv=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,x-vof=on
+  common_arguments
   vfio_test_devices
   if [[ ${POWER_HOST_NVME:-1} == 1 ]]; then nvme_device; fi
-  printf '%s\n' \
-    -fsdev "local,id=fs0,path=$REPO_ROOT,security_model=none" \
-    -device virtio-9p-pci,fsdev=fs0,mount_tag=host0,bus=pci.0
+  repository_share pci.0
 }
 
 # qemu runs in its own session (setsid), so its process group can be killed as a whole and no terminal

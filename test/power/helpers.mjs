@@ -49,6 +49,20 @@ export const SPAPR_TCE_VFIO = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_
 /** describe() options for suites that need VFIO groups: skipped, saying why, where vfio-pci cannot bind. */
 export const NEEDS_VFIO_GROUPS = VFIO_PCI_BINDS ? {} : { skip: `Linux ${KERNEL_LINE} cannot bind vfio-pci on powerpc (probe EINVAL: no IOMMU_CAP_CACHE_COHERENCY before 6.2), so there are no VFIO groups` };
 
+/**
+ * The emulated host's platform (/proc/cpuinfo "platform"): 'pseries' (a partition, kvm-hv nested) or
+ * 'powernv' (bare metal: OPAL, the PHB4's IODA2 TCE tables, kvm-hv not nested; POWER_HOST_MACHINE=powernv9).
+ */
+export const PLATFORM = /^platform\s*:\s*PowerNV/m.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'powernv' : 'pseries';
+export const POWERNV = PLATFORM === 'powernv';
+/**
+ * Where the platform puts a v2 container's first new DMA window. PowerNV: window slot 0 is the 32-bit
+ * window at 0 and slot 1 starts at bit 59 (TVE #1: pnv_pci_ioda2_create_table, platforms/powernv/pci-ioda.c);
+ * a window created while the default one is still pending takes slot 0. pseries: QEMU places every
+ * dynamic window at its dma64 address, 2^59 (hw/ppc/spapr_pci.c, ibm,create-pe-dma-window).
+ */
+export const FIRST_NEW_WINDOW_START = POWERNV ? 0n : 1n << 59n;
+
 /** TAINT_WARN (bit 9) of /proc/sys/kernel/tainted: set once the kernel hit a WARN. */
 export const TAINT_WARN = 1 << 9;
 export function kernelTaint() {

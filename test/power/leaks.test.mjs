@@ -13,11 +13,15 @@ import {
   Cap, DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
 import { measureCycles, settle } from '../leaks/measure.mjs';
-import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV, POWERNV } from './helpers.mjs';
 
 const CYCLES = Number(process.env.KVM_VFIO_SPAPR_LEAK_CYCLES ?? 200);
 const ATTACH_CYCLES = Number(process.env.KVM_VFIO_SPAPR_ATTACH_CYCLES ?? 1000);
 const ATTACH_CYCLES_1G = Number(process.env.KVM_VFIO_SPAPR_ATTACH_CYCLES_1G ?? 10);
+// On PowerNV every open and close of a VFIO device resets it, and edu has no FLR, so it is a secondary
+// bus reset through its root port (pci_reset_bus_function → pnv_pci_reset_secondary_bus,
+// platforms/powernv/eeh-powernv.c, which holds and settles the link): seconds per cycle under TCG.
+const DEVICE_CYCLES = POWERNV ? Math.min(CYCLES, 20) : CYCLES;
 const RSS_BOUND = 16 * 1024 * 1024;
 const LATE_RSS_BOUND = 4 * 1024 * 1024;
 const LIOBN = 0x80000000n;
@@ -101,19 +105,19 @@ describe(`leaks on the emulated POWER host: ${CYCLES} open/close cycles per kind
     it(name, () => withVm(async (kvm, vm) => assertNoLeak(await measureCycles(name, CYCLES, () => cycle(kvm, vm), { warmup: Math.min(50, CYCLES) }))));
   }
 
-  it('VfioDevice + mapRegion(BAR0) + close (edu, group 2)', async () => {
+  it(`VfioDevice + mapRegion(BAR0) + close (edu, group 2)${DEVICE_CYCLES < CYCLES ? `: ${DEVICE_CYCLES} cycles (each resets the device's bus on PowerNV)` : ''}`, async () => {
     const container = VfioContainer.open();
     const group = VfioGroup.open(GROUP_EDU);
     group.setContainer(container);
     container.setIommu(IommuType.SPAPR_TCE_V2);
     try {
-      const result = await measureCycles('VfioGroup.getDeviceFd + mapRegion + close', CYCLES, () => {
+      const result = await measureCycles('VfioGroup.getDeviceFd + mapRegion + close', DEVICE_CYCLES, () => {
         const device = group.getDeviceFd(DEVICE_EDU);
         const bar = device.mapRegion(0);
         assert.ok(bar.buffer.byteLength > 0);
         bar.close();
         device.close();
-      }, { warmup: Math.min(50, CYCLES) });
+      }, { warmup: Math.min(50, DEVICE_CYCLES) });
       assertNoLeak(result);
     } finally {
       group.close();

@@ -102,7 +102,21 @@ function kvmWorld() {
  */
 export function makePowerWorld() {
   if (kernelWarned()) throw new Error('the kernel had already WARNed before this run');
-  const { world, borrowed, vm, otherVm, memory } = kvmWorld();
+  const parts = kvmWorld();
+  try {
+    return populatePowerWorld(parts);
+  } catch (error) {
+    // A half-made world would keep its groups open, and every later run would fail with EBUSY instead.
+    try {
+      parts.world.dispose();
+    } catch (disposeError) {
+      error.message += ` (then disposing the half-made world failed: ${disposeError.message})`;
+    }
+    throw error;
+  }
+}
+
+function populatePowerWorld({ world, borrowed, vm, otherVm, memory }) {
   world.add('linkage', attachIommuGroup(otherVm, { group: GROUP_EDU, liobn: LIOBN + 1n, windowSize: GIB, memory }));
   const device = world.add('kvmvfio', vm.createVfioDevice());
   const container = world.add('container', VfioContainer.open());

@@ -5,7 +5,7 @@ import {
   DmaWindowStep, DmaWindowSteps, type GroupDmaWindowOptions, type StepCaller, type WindowPlan, checkGroupSpec, checkWindowPlan, objectKey,
 } from './dma-window-steps.js';
 import { KvmVfioError, closedError, type Target } from './errors.js';
-import { CONSTRUCTING, FdObject, requireConstructing } from './handle.js';
+import { CONSTRUCTING, FdObject } from './handle.js';
 import type { KvmVfioDevice } from './kvm-vfio-device.js';
 import { acquireStep, slowTeardown, type Release } from './shared-steps.js';
 import type { SpaprTceTable } from './spapr-tce-table.js';
@@ -81,8 +81,7 @@ export class Linkage extends StepwiseSetup {
 
   /** @internal Made by attachIommuGroup. */
   constructor(token: typeof CONSTRUCTING, parts: Omit<Linkage, keyof StepwiseSetup>, releases: Release[]) {
-    requireConstructing(token, 'Linkage');
-    super(releases);
+    super(token, 'Linkage', releases);
     this.liobn = parts.liobn;
     this.group = parts.group;
     this.container = parts.container;

@@ -1,5 +1,6 @@
 // What a call made of setup steps returns (Linkage, GroupDmaWindow): closing it undoes the steps.
 import { KvmVfioError, type Target } from './errors.js';
+import { type CONSTRUCTING, requireConstructing } from './handle.js';
 import { type Release, releaseAll, releaseAllAsync } from './shared-steps.js';
 
 /**
@@ -9,8 +10,9 @@ import { type Release, releaseAll, releaseAllAsync } from './shared-steps.js';
 export abstract class StepwiseSetup implements Disposable, AsyncDisposable {
   #releases: Release[] | undefined;
 
-  /** @internal Made by the library's calls. */
-  protected constructor(releases: Release[]) {
+  /** @internal Made by the library's calls only (`name` is the class, for the error). */
+  protected constructor(token: typeof CONSTRUCTING, name: string, releases: Release[]) {
+    requireConstructing(token, name);
     this.#releases = releases;
   }
 

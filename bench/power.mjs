@@ -167,7 +167,7 @@ async function bootOnEventLoop(irqchip) {
   }
 }
 
-const bootOnVcpuThread = (irqchip) => bootVmmOnVcpuThread({ kernelFile, kernelPath, initrd, options: bootOptions(irqchip), quiet: true }, 300_000);
+const bootOnVcpuThread = async (irqchip) => (await bootVmmOnVcpuThread({ kernelFile, kernelPath, initrd, options: bootOptions(irqchip), console: 'drop' }, 300_000)).report;
 
 const boots = [];
 for (const irqchip of ['user', 'kernel']) {

@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   }
   const timeoutMs = timeoutSeconds * 1000;
   const report = exitPath === 'vcpu-thread'
-    ? await bootOnVcpuThread({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)
+    ? (await bootOnVcpuThread({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)).report
     : await runOnEventLoop(kernelFile, values.kernel!, initrd, options, timeoutMs);
   process.stderr.write(`\n${summary(report)}\n`);
   if (values.report) writeFileSync(values.report, JSON.stringify(report, (_, value) => (typeof value === 'bigint' ? Number(value) : value), 2));

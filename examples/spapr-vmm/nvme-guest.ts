@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, BLOCK_SECONDS_PATTERN, markerInitramfs } from './initramfs.js';
 import { parseKernelImage } from './kernel-image.js';
 import { type BootReport, type MachineOptions, SpaprMachine } from './machine.js';
-import { bootOnVcpuThreadCollectingConsole } from './run-on-vcpu-thread.js';
+import { bootOnVcpuThread } from './run-on-vcpu-thread.js';
 import type { TcePath } from './dma.js';
 
 const MiB = 1n << 20n;
@@ -83,7 +83,7 @@ export async function readNvmeInGuest(options: NvmeReadOptions): Promise<NvmeRea
   const initrd = markerInitramfs(readFileSync(options.busyboxPath), block);
   const machineOptions = { memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip: options.irqchip, passthrough: [address], tce: options.tce };
   const { report, console = '' } = options.exitPath === 'vcpu-thread'
-    ? await bootOnVcpuThreadCollectingConsole({ kernelFile: readFileSync(options.kernelPath), kernelPath: options.kernelPath, initrd, options: machineOptions }, options.timeoutMs)
+    ? await bootOnVcpuThread({ kernelFile: readFileSync(options.kernelPath), kernelPath: options.kernelPath, initrd, options: machineOptions, console: 'collect' }, options.timeoutMs)
     : await bootOnEventLoop(options.kernelPath, initrd, machineOptions, options.timeoutMs);
   const read = console.match(new RegExp(`${BLOCK_READ_LINE} ([0-9a-f]{64}) (\\d+)`));
   const seconds = console.match(BLOCK_SECONDS_PATTERN);

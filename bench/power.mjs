@@ -147,27 +147,18 @@ writeFileSync('bench/results-power.json', `${JSON.stringify({ cases: rows, summa
 // with the XICS in JavaScript and with the kernel's, each on both exit paths: run() (exits hop to
 // the event loop) and runSync() in a Worker (main.ts's default with one vCPU).
 const { readFileSync } = await import('node:fs');
+const { bootOnEventLoop: bootVmmOnEventLoop } = await import('../dist/examples/spapr-vmm/run-on-event-loop.js');
 const { bootOnVcpuThread: bootVmmOnVcpuThread } = await import('../dist/examples/spapr-vmm/run-on-vcpu-thread.js');
-const { SpaprMachine } = await import('../dist/examples/spapr-vmm/machine.js');
-const { parseKernelImage } = await import('../dist/examples/spapr-vmm/kernel-image.js');
 const { USERSPACE_MARKER, markerInitramfs } = await import('../dist/examples/spapr-vmm/initramfs.js');
 const { kernelImage } = await import('../scripts/power-host/kernel-tree.mjs');
 const kernelPath = kernelImage();
 const kernelFile = readFileSync(kernelPath);
-const kernel = parseKernelImage(kernelFile);
 const initrd = markerInitramfs(readFileSync('.cache/power-host/busybox/bin/busybox'));
 const bootOptions = (irqchip) => ({ memorySize: 512n << 20n, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip, marker: USERSPACE_MARKER });
 
-async function bootOnEventLoop(irqchip) {
-  const machine = SpaprMachine.create({ ...bootOptions(irqchip), kernel, initrd, output: () => {} });
-  try {
-    return await machine.run(300_000);
-  } finally {
-    machine.close();
-  }
-}
-
-const bootOnVcpuThread = (irqchip) => bootVmmOnVcpuThread({ kernelFile, kernelPath, initrd, options: bootOptions(irqchip), quiet: true }, 300_000);
+const bootInputs = (irqchip) => ({ kernelFile, kernelPath, initrd, options: bootOptions(irqchip), console: 'drop' });
+const bootOnEventLoop = async (irqchip) => (await bootVmmOnEventLoop(bootInputs(irqchip), 300_000)).report;
+const bootOnVcpuThread = async (irqchip) => (await bootVmmOnVcpuThread(bootInputs(irqchip), 300_000)).report;
 
 const boots = [];
 for (const irqchip of ['user', 'kernel']) {

@@ -11,10 +11,12 @@ export {
 } from './attach.js';
 export { Cap, DeviceType, IommuType, KVM_API_VERSION, KvmVfioAttr, VmType } from './constants.js';
 export { traceSyscalls, type SyscallRecord } from './debug.js';
+export { DmaWindowStep, type GroupDmaWindowOptions } from './dma-window-steps.js';
 export { KvmDevice, type AttrPayload, type AttrValue } from './device.js';
 export { KvmVfioError, errnoName, type KvmVfioErrorFields } from './errors.js';
 export { EventFd, type EventFdOptions } from './event-fd.js';
 export { GuestMemory, pageSize } from './guest-memory.js';
+export { GroupDmaWindow, prepareDmaWindow } from './group-dma-window.js';
 export { FdObject, resourceStats } from './handle.js';
 export { findHint, hintRows, type HintRow } from './hints.js';
 export { Kvm, capabilityName, type CreateVmOptions } from './kvm.js';

@@ -65,3 +65,29 @@ export function acquireStep(owner: object, key: string, perform: () => Teardown 
 export function stepReferences(owner: object, key: string): number {
   return steps.get(owner)?.get(key)?.refs ?? 0;
 }
+
+/** Gives up every release, last first; returns the errors of those that failed (the rest still ran). */
+export function releaseAll(releases: Release[]): Error[] {
+  const failures: Error[] = [];
+  for (const release of releases.reverse()) {
+    try {
+      release();
+    } catch (error) {
+      failures.push(error as Error);
+    }
+  }
+  return failures;
+}
+
+/** releaseAll with each release's async teardown where it has one. */
+export async function releaseAllAsync(releases: Release[]): Promise<Error[]> {
+  const failures: Error[] = [];
+  for (const release of releases.reverse()) {
+    try {
+      await (release.async ? release.async() : release());
+    } catch (error) {
+      failures.push(error as Error);
+    }
+  }
+  return failures;
+}

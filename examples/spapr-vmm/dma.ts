@@ -4,7 +4,7 @@
 // every TCE hypercall exits here and lib/spapr's UserTceTable keeps the table, mapping each TCE
 // through the group's VFIO container (VFIO_IOMMU_MAP_DMA / UNMAP_DMA), as QEMU does when KVM
 // cannot help (hw/ppc/spapr_iommu.c).
-import { type GuestMemory, IommuType, type Linkage, VfioContainer, VfioGroup, type Vm, attachIommuGroup } from 'kvm-vfio-spapr';
+import { type GroupDmaWindow, type GuestMemory, type Linkage, type VfioGroup, type Vm, attachIommuGroup, prepareDmaWindow } from 'kvm-vfio-spapr';
 import { TCE_PCI_READ, TCE_PCI_WRITE, type TceStats, UserTceTable } from 'kvm-vfio-spapr/spapr';
 
 /** Where the guest's TCE hypercalls for a passed-through function are answered. */
@@ -58,24 +58,24 @@ class KernelTceDma implements PassthroughDma {
 
 class UserTceDma implements PassthroughDma {
   readonly path = 'user';
-  readonly group: VfioGroup;
   readonly table: UserTceTable;
-  readonly #container: VfioContainer;
+  readonly #dma: GroupDmaWindow;
 
   constructor(options: DmaWindowOptions) {
-    this.#container = VfioContainer.open();
+    // A v2 container maps only registered memory (tce_iommu_build_v2). busOffset 0: the pending
+    // default window gives way, so ours starts at bus address 0 as the guest's LIOBN window does.
+    const dma = prepareDmaWindow({ group: options.group, windowSize: options.windowSize, pageShift: 12, busOffset: 0n, memory: options.memory });
     try {
-      this.group = VfioGroup.open(options.group);
-      this.group.setContainer(this.#container);
-      this.#container.setIommu(IommuType.SPAPR_TCE_V2);
-      this.#container.registerMemory(options.memory); // v2 maps only registered memory (tce_iommu_build_v2)
-      this.#container.removeWindow(0n); // the default window is pending until used: ours takes bus address 0
-      this.#container.createWindow({ pageShift: 12, windowSize: options.windowSize });
-      this.table = new UserTceTable({ liobn: options.liobn, windowSize: options.windowSize, ram: options.memory, container: this.#container });
+      this.table = new UserTceTable({ liobn: options.liobn, windowSize: options.windowSize, ram: options.memory, container: dma.container });
     } catch (error) {
-      this.close();
+      dma.close();
       throw error;
     }
+    this.#dma = dma;
+  }
+
+  get group(): VfioGroup {
+    return this.#dma.group;
   }
 
   stats(): UserTceReport {
@@ -83,10 +83,9 @@ class UserTceDma implements PassthroughDma {
     return { ...this.table.stats, liveEntries };
   }
 
-  /** The group first (it leaves the container), then the container: its mappings go with it. */
+  /** Removing the window clears its mappings; then the memory, the container and the group go. */
   close(): void {
-    this.group?.close();
-    this.#container.close();
+    this.#dma.close();
   }
 }
 

@@ -12,7 +12,8 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KernelImageError, parseKernelImage } from './kernel-image.js';
-import { type BootReport, MachineConfigError, type MachineOptions, SpaprMachine, planLayout } from './machine.js';
+import { type BootReport, MachineConfigError, type MachineOptions, planLayout } from './machine.js';
+import { bootOnEventLoop } from './run-on-event-loop.js';
 import { bootOnVcpuThread } from './run-on-vcpu-thread.js';
 
 const DEFAULT_COMMAND_LINE = 'console=hvc0 quiet';
@@ -52,13 +53,6 @@ function summary(report: BootReport): string {
 
 type Options = Omit<MachineOptions, 'kernel' | 'initrd' | 'output'>;
 
-/** run() on this thread: each exit hops from its vCPU's KVM_RUN thread to the event loop. */
-async function runOnEventLoop(kernelFile: Buffer, kernelPath: string, initrd: Buffer, options: Options, timeoutMs: number): Promise<BootReport> {
-  const kernel = parseKernelImage(kernelFile, kernelPath);
-  using machine = SpaprMachine.create({ ...options, kernel, initrd, output: (bytes) => process.stdout.write(bytes) });
-  return machine.run(timeoutMs);
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -93,8 +87,8 @@ async function main(): Promise<number> {
   }
   const timeoutMs = timeoutSeconds * 1000;
   const report = exitPath === 'vcpu-thread'
-    ? await bootOnVcpuThread({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)
-    : await runOnEventLoop(kernelFile, values.kernel!, initrd, options, timeoutMs);
+    ? (await bootOnVcpuThread({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)).report
+    : (await bootOnEventLoop({ kernelFile, kernelPath: values.kernel!, initrd, options }, timeoutMs)).report;
   process.stderr.write(`\n${summary(report)}\n`);
   if (values.report) writeFileSync(values.report, JSON.stringify(report, (_, value) => (typeof value === 'bigint' ? Number(value) : value), 2));
   return report.poweredOff ? 0 : 1;

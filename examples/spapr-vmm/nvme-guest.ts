@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BLOCK_IRQ_LINE, BLOCK_READ_LINE, BLOCK_SECONDS_PATTERN, markerInitramfs } from './initramfs.js';
-import { parseKernelImage } from './kernel-image.js';
-import { type BootReport, type MachineOptions, SpaprMachine } from './machine.js';
-import { bootOnVcpuThreadCollectingConsole } from './run-on-vcpu-thread.js';
+import type { BootReport } from './machine.js';
+import { bootOnEventLoop } from './run-on-event-loop.js';
+import { bootOnVcpuThread } from './run-on-vcpu-thread.js';
 import type { TcePath } from './dma.js';
 
 const MiB = 1n << 20n;
@@ -63,18 +63,6 @@ export interface NvmeRead {
   readSeconds: number | undefined;
 }
 
-async function bootOnEventLoop(kernelPath: string, initrd: Uint8Array, options: Omit<MachineOptions, 'kernel' | 'initrd' | 'output'>, timeoutMs: number): Promise<{ report: BootReport; console: string }> {
-  const kernel = parseKernelImage(readFileSync(kernelPath), kernelPath);
-  const chunks: Buffer[] = [];
-  const machine = SpaprMachine.create({ ...options, kernel, initrd, output: (bytes) => chunks.push(Buffer.from(bytes)) });
-  try {
-    const report = await machine.run(timeoutMs);
-    return { report, console: Buffer.concat(chunks).toString('latin1') };
-  } finally {
-    machine.close();
-  }
-}
-
 /** Boots the guest with the controller passed through and returns what it printed. */
 export async function readNvmeInGuest(options: NvmeReadOptions): Promise<NvmeRead> {
   const address = nvmeAddress();
@@ -82,9 +70,8 @@ export async function readNvmeInGuest(options: NvmeReadOptions): Promise<NvmeRea
   const block = { modules: nvmeModules(options.modulesDir), program: readFileSync(options.directReadPath), device: '/dev/nvme0n1', mib: options.mib };
   const initrd = markerInitramfs(readFileSync(options.busyboxPath), block);
   const machineOptions = { memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip: options.irqchip, passthrough: [address], tce: options.tce };
-  const { report, console = '' } = options.exitPath === 'vcpu-thread'
-    ? await bootOnVcpuThreadCollectingConsole({ kernelFile: readFileSync(options.kernelPath), kernelPath: options.kernelPath, initrd, options: machineOptions }, options.timeoutMs)
-    : await bootOnEventLoop(options.kernelPath, initrd, machineOptions, options.timeoutMs);
+  const boot = options.exitPath === 'vcpu-thread' ? bootOnVcpuThread : bootOnEventLoop;
+  const { report, console = '' } = await boot({ kernelFile: readFileSync(options.kernelPath), kernelPath: options.kernelPath, initrd, options: machineOptions, console: 'collect' }, options.timeoutMs);
   const read = console.match(new RegExp(`${BLOCK_READ_LINE} ([0-9a-f]{64}) (\\d+)`));
   const seconds = console.match(BLOCK_SECONDS_PATTERN);
   const interrupts = console.match(new RegExp(`${BLOCK_IRQ_LINE} (\\d+)`));

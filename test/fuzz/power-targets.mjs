@@ -22,6 +22,7 @@ import { vmmTargets } from './vmm-targets.mjs';
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   Cap, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, OneReg, SpaprTceTable, VfioContainer, VfioGroup, attachIommuGroup,
+  prepareDmaWindow,
 } from '../../dist/index.js';
 import { FdProbe } from '../../bench/probe.mjs';
 import { arg, bigArg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
@@ -480,30 +481,30 @@ function tableTargets() {
   ];
 }
 
-/** attachIommuGroup and Linkage. */
+/** attachIommuGroup and Linkage; prepareDmaWindow (the same options but liobn) and GroupDmaWindow. */
 function attachTargets() {
-  const options = optionsArg(
-    {
-      group: arg(
-        (value) => value instanceof VfioGroup || is.integerIn(0, FD_MAX)(value) || is.path(value),
-        fc.oneof(fc.constantFrom(3, 99, GROUP_TESTDEV, '/dev/vfio/3'), pick('group').arb),
-      ),
-      liobn: bigArg(0n, 2n ** 64n - 1n, fc.constantFrom(LIOBN, LIOBN + 5n, LIOBN + 6n)),
-      windowSize: bigArg(1n, 2n ** 64n - 1n, fc.constantFrom(GIB, 1n << 28n)),
-      pageShift: arg(is.optional(is.integerIn(12, 34)), fc.constantFrom(undefined, 12, 16), [11, 35]),
-      busOffset: arg(is.optional(is.u64Big), fc.constantFrom(undefined, 0n, 1n << 59n)),
-      iommu: arg(is.optional((value) => value === 'v1' || value === 'v2'), fc.constantFrom(undefined, 'v1', 'v2'), ['v3']),
-      memory: arg(is.optional((value) => value instanceof GuestMemory || (Array.isArray(value) && value.every((m) => m instanceof GuestMemory))), fc.oneof(fc.constant(undefined), pick('memory').arb)),
-      container: arg(is.optional((value) => value instanceof VfioContainer), fc.oneof(fc.constant(undefined), pick('container').arb)),
-      levels: arg(is.optional(is.integerIn(1, 8)), fc.constantFrom(undefined, 1), [0, 9]),
+  const windowFields = {
+    group: arg(
+      (value) => value instanceof VfioGroup || is.integerIn(0, FD_MAX)(value) || is.path(value),
+      fc.oneof(fc.constantFrom(3, 99, GROUP_TESTDEV, '/dev/vfio/3'), pick('group').arb),
+    ),
+    windowSize: bigArg(1n, 2n ** 64n - 1n, fc.constantFrom(GIB, 1n << 28n)),
+    pageShift: arg(is.optional(is.integerIn(12, 34)), fc.constantFrom(undefined, 12, 16), [11, 35]),
+    busOffset: arg(is.optional(is.u64Big), fc.constantFrom(undefined, 0n, 1n << 59n)),
+    iommu: arg(is.optional((value) => value === 'v1' || value === 'v2'), fc.constantFrom(undefined, 'v1', 'v2'), ['v3']),
+    memory: arg(is.optional((value) => value instanceof GuestMemory || (Array.isArray(value) && value.every((m) => m instanceof GuestMemory))), fc.oneof(fc.constant(undefined), pick('memory').arb)),
+    container: arg(is.optional((value) => value instanceof VfioContainer), fc.oneof(fc.constant(undefined), pick('container').arb)),
+    levels: arg(is.optional(is.integerIn(1, 8)), fc.constantFrom(undefined, 1), [0, 9]),
+  };
+  const pageMultiples = {
+    valid: ({ windowSize, pageShift = 12, busOffset = 0n }) => {
+      const page = 1n << BigInt(pageShift);
+      return windowSize % page === 0n && busOffset % page === 0n;
     },
-    {
-      valid: ({ windowSize, pageShift = 12, busOffset = 0n }) => {
-        const page = 1n << BigInt(pageShift);
-        return windowSize % page === 0n && busOffset % page === 0n;
-      },
-    },
-  );
+  };
+  const liobn = bigArg(0n, 2n ** 64n - 1n, fc.constantFrom(LIOBN, LIOBN + 5n, LIOBN + 6n));
+  const options = optionsArg({ group: windowFields.group, liobn, ...windowFields }, pageMultiples); // attach's keys in their old order
+  const windowOptions = optionsArg(windowFields, pageMultiples);
   return [
     {
       name: 'attachIommuGroup',
@@ -522,6 +523,17 @@ function attachTargets() {
     },
     { name: 'Linkage.close', receiver: 'linkage', needsOpen: false, args: [], call: (_w, l) => l.close(), weight: 0.3 },
     { name: 'Linkage[Symbol.dispose]', receiver: 'linkage', needsOpen: false, args: [], call: (_w, l) => l[Symbol.dispose](), weight: 0.2 },
+    {
+      name: 'prepareDmaWindow',
+      args: [windowOptions],
+      // Only groups it opens itself (numbers and paths): each gets a container and window of its own.
+      skip: ([o]) => is.plainObject(o) && (o.group instanceof VfioGroup || (o.container instanceof VfioContainer && o.container.iommuType !== undefined)),
+      call: (_w, _r, o) => prepareDmaWindow(o),
+      keep: keepAs('dma window'),
+      weight: 0.3,
+    },
+    { name: 'GroupDmaWindow.close', receiver: 'dma window', needsOpen: false, args: [], call: (_w, d) => d.close(), weight: 0.2 },
+    { name: 'GroupDmaWindow[Symbol.dispose]', receiver: 'dma window', needsOpen: false, args: [], call: (_w, d) => d[Symbol.dispose](), weight: 0.1 },
   ];
 }
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import {
-  GuestMemory, KvmDevice, KvmVfioDevice, Kvm, Linkage, RegionMapping, SpaprTceTable, VfioContainer, VfioDevice, VfioGroup, Vm,
+  GroupDmaWindow, GuestMemory, KvmDevice, KvmVfioDevice, Kvm, Linkage, RegionMapping, SpaprTceTable, VfioContainer, VfioDevice, VfioGroup, Vm,
   addonCandidates, attachIommuGroup, capabilityName, devicesBlockingViability, errnoName, findHint, iommuGroupDevices,
   pageSize, probe, resourceStats, verdictLine,
 } from '../../dist/index.js';
@@ -178,6 +178,7 @@ function forgeryTargets() {
     { name: 'VfioDevice.fromOwnedFd', args: [fdOrJunk, never(), never()], call: (_w, _r, ...a) => VfioDevice.fromOwnedFd(...a), keep: keepAs('forged') },
     { name: 'new RegionMapping', args: [never(), never()], call: (_w, _r, ...a) => new RegionMapping(...a), keep: keepAs('forged') },
     { name: 'new Linkage', args: [never(), never()], call: (_w, _r, ...a) => new Linkage(...a), keep: keepAs('forged') },
+    { name: 'new GroupDmaWindow', args: [never(), never()], call: (_w, _r, ...a) => new GroupDmaWindow(...a), keep: keepAs('forged') },
     { name: 'attachIommuGroup', args: [pickOrJunk('probe', () => false), anything], call: (_w, _r, vm, options) => attachIommuGroup(vm, options) },
   ];
 }

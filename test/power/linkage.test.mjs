@@ -1,12 +1,13 @@
 // The LIOBN ↔ IOMMU-group linkage against the real 6.12 kernel: attachIommuGroup's happy paths
 // (v2 and v1), detach and re-attach, two and three groups on separate PHBs of one VM, several LIOBNs, the
-// SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback.
+// SET_SPAPR_TCE errno contract (virt/kvm/vfio.c, arch/powerpc/kvm/book3s_64_vio.c) and rollback;
+// prepareDmaWindow, the same group, container and window steps without a VM.
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
-  AttachStep, DeviceType, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
-  attachIommuGroup, pageSize, probe, probeLinkage, resourceStats, traceSyscalls,
+  AttachStep, DeviceType, DmaWindowStep, GuestMemory, IommuType, Kvm, KvmVfioDevice, SpaprTceTable, VfioContainer, VfioGroup, Vm,
+  attachIommuGroup, pageSize, prepareDmaWindow, probe, probeLinkage, resourceStats, traceSyscalls,
 } from '../../dist/index.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
@@ -203,6 +204,88 @@ describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () =>
     const group = use(VfioGroup.open(GROUP_TESTDEV));
     assert.equal(group.status.containerSet, false);
   }));
+});
+
+describe('prepareDmaWindow: a group in a v2 container with its DMA window, no VM', NEEDS_VFIO_GROUPS, () => {
+  it('prepares a 4K window at 0 on group 1 with registered memory; closeAsync undoes every step, and the group attaches again', () => scoped(async (use) => {
+    const memory = guestMemory(use);
+    await settle();
+    const fds = fdTargets();
+    const owned = resourceStats().ownedFds;
+    const dma = prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 12, busOffset: 0n, memory });
+    assert.equal(dma.group.number, GROUP_TESTDEV);
+    assert.deepEqual(dma.group.status, { viable: true, containerSet: true });
+    assert.equal(dma.group.container, dma.container);
+    assert.equal(dma.container.iommuType, IommuType.SPAPR_TCE_V2);
+    assert.deepEqual(dma.container.registeredMemory, [memory]);
+    assert.equal(dma.window.startAddr, 0n);
+    assert.equal(dma.window.pageShift, 12);
+    assert.equal(dma.window.windowSize, GIB);
+    assert.deepEqual(dma.container.windows, [dma.window]);
+    await dma.closeAsync();
+    assert.equal(dma.closed, true);
+    await dma.closeAsync(); // idempotent
+    dma.close();
+    assert.equal(dma.group.closed, true);
+    assert.equal(dma.container.closed, true);
+    assert.deepEqual(fdTargets(), fds);
+    assert.equal(resourceStats().ownedFds, owned);
+    assert.deepEqual(memory.users, []);
+    const vm = vmScope(use);
+    const linkage = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, memory }));
+    assert.equal(linkage.window.startAddr, 0n);
+    assert.equal(linkage.table.read(0), 0n);
+  }));
+
+  it('on a group the caller opened: close() takes the group out of the container it was given and leaves it open', () => scoped((use) => {
+    const group = use(VfioGroup.open(GROUP_TESTDEV));
+    const dma = prepareDmaWindow({ group, windowSize: GIB });
+    assert.equal(dma.group, group);
+    assert.equal(group.status.containerSet, true);
+    dma.close();
+    assert.equal(group.closed, false);
+    assert.equal(group.status.containerSet, false);
+    assert.equal(dma.container.closed, true);
+  }));
+
+  it('names the step and rolls back a window the platform placed elsewhere (64K window asked at 0): ERR_VFIO_WINDOW_PLACEMENT at step DMA window; the group opens again', () => scoped((use) => {
+    const memory = guestMemory(use);
+    const fds = openFdCount();
+    const owned = resourceStats().ownedFds;
+    const error = expectKvmError(() => prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 16, busOffset: 0n, memory }), {
+      code: 'ERR_VFIO_WINDOW_PLACEMENT', step: DmaWindowStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
+    });
+    assert.equal(error.step, AttachStep.DMA_WINDOW);
+    assert.ok(error.message.startsWith("prepareDmaWindow failed at step 'DMA window': "), error.message);
+    assert.equal(openFdCount(), fds);
+    assert.equal(resourceStats().ownedFds, owned);
+    assert.deepEqual(memory.users, []);
+    const group = use(VfioGroup.open(GROUP_TESTDEV)); // not left open (EBUSY) ...
+    assert.equal(group.status.containerSet, false); // ... nor in a container
+  }));
+
+  it('a group that does not exist fails the group step with ENOENT; an unviable one names the device that blocks it; nothing is left open', () => scoped(() => {
+    const fds = openFdCount();
+    const missing = expectKvmError(() => prepareDmaWindow({ group: 99, windowSize: GIB }), { code: 'ENOENT', step: DmaWindowStep.GROUP });
+    assert.ok(missing.message.startsWith("prepareDmaWindow failed at step 'group': "), missing.message);
+    const unviable = expectKvmError(() => prepareDmaWindow({ group: GROUP_UNVIABLE, windowSize: GIB }), {
+      code: 'ERR_VFIO_GROUP_NOT_VIABLE', step: DmaWindowStep.GROUP, hint: DEVICE_UNVIABLE_HOST,
+    });
+    assert.equal(unviable.target, `vfio group ${GROUP_UNVIABLE}`);
+    assert.equal(openFdCount(), fds);
+  }));
+
+  it('refuses a closed group or container before any syscall', () => {
+    const group = VfioGroup.open(GROUP_TESTDEV);
+    group.close();
+    const container = VfioContainer.open();
+    container.close();
+    for (const options of [{ group }, { group: GROUP_TESTDEV, container }]) {
+      const { error, syscalls } = traceSyscalls(() => prepareDmaWindow({ windowSize: GIB, ...options }));
+      assert.equal(error?.code, 'ERR_KVM_CLOSED', Object.keys(options).join());
+      assert.deepEqual(syscalls, []);
+    }
+  });
 });
 
 describe('two groups on different PHBs of one VM (issue: a second group on the same VM)', NEEDS_VFIO_GROUPS, () => {

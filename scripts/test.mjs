@@ -3,7 +3,8 @@
 // prebuilds, then `npm pack` into .cache/pack/); the host suite (vitest, real syscalls on this machine,
 // and the packed tarball installed without a compiler); the host suite again with the addon built
 // with ASan + UBSan (scripts/asan.mjs); then the POWER suite inside the emulated POWER host (node:test
-// on a real ppc64le kernel, also running the unpacked tarball), once per kernel (6.12 and 6.1; with
+// on a real ppc64le kernel, also running the unpacked tarball), once per emulated host (6.12 and 6.1 in a
+// pseries partition, 6.12 on bare-metal PowerNV; with
 // --kernels, for npm run test:kernels: packaging and the POWER suite on every pinned kernel, sid too),
 // provisioning what is missing. A suite
 // that cannot run here (not root, no package access) prints why and counts as skipped, never as
@@ -95,23 +96,33 @@ function tapCounts(text) {
   return { passed: tapCount(text, 'pass'), failed: tapCount(text, 'fail'), skipped: (tapCount(text, 'skipped') || 0) + (tapCount(text, 'todo') || 0) };
 }
 
-/** The kernels scripts/power-host/config.sh pins (POWER_HOST_KERNEL); npm test runs DEFAULT_KERNELS, test:kernels all. */
-const ALL_KERNELS = ['6.12', '6.1', 'sid'];
-const DEFAULT_KERNELS = ['6.12', '6.1'];
+/**
+ * The emulated hosts the POWER suite runs on: a kernel scripts/power-host/config.sh pins
+ * (POWER_HOST_KERNEL) on a machine run.sh boots (POWER_HOST_MACHINE: a pseries partition or bare-metal
+ * PowerNV). npm test runs DEFAULT_HOSTS, test:kernels all of them.
+ */
+const ALL_HOSTS = [
+  { kernel: '6.12', machine: 'pseries' }, { kernel: '6.1', machine: 'pseries' }, { kernel: 'sid', machine: 'pseries' },
+  { kernel: '6.12', machine: 'powernv9' },
+];
+const DEFAULT_HOSTS = ALL_HOSTS.filter((host) => host.kernel !== 'sid');
 
-function powerResults(kernel) {
-  return kernel === '6.12' ? join(root, '.cache', 'power-host', 'results') : join(root, '.cache', 'power-host', 'kernels', kernel, 'results');
+/** Where run.sh leaves a host's results (config.sh RESULTS_RELATIVE). */
+function powerResults({ kernel, machine }) {
+  const kernelCache = kernel === '6.12' ? join(root, '.cache', 'power-host') : join(root, '.cache', 'power-host', 'kernels', kernel);
+  return join(kernelCache, machine === 'pseries' ? 'results' : `results-${machine}`);
 }
 
-function powerSuite(kernel) {
-  const name = `POWER ${kernel}`;
-  banner(`POWER suite on Linux ${kernel}: boot the emulated POWER host (POWER_HOST_KERNEL=${kernel}) and run test/power in it`);
+function powerSuite(host) {
+  const { kernel, machine } = host;
+  const name = `POWER ${kernel}${machine === 'pseries' ? '' : ` ${machine}`}`;
+  banner(`POWER suite on Linux ${kernel}, ${machine}: boot the emulated POWER host (POWER_HOST_KERNEL=${kernel} POWER_HOST_MACHINE=${machine}) and run test/power in it`);
   if (run(process.execPath, [join(root, 'bench', 'build-probe.mjs'), 'linux-ppc64']).status !== 0) {
     return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "bench/'s probe addon (the fuzzer's FdProbe) did not cross-build" };
   }
-  const env = { ...process.env, POWER_HOST_KERNEL: kernel };
-  const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--', 'node', 'test/power/run.mjs'], { env });
-  const output = join(powerResults(kernel), 'output.log');
+  const env = { ...process.env, POWER_HOST_KERNEL: kernel, POWER_HOST_MACHINE: machine };
+  const { status, seconds } = run('bash', [join(root, 'scripts', 'power-host', 'run.sh'), '--timeout', process.env.POWER_HOST_TIMEOUT ?? '2400', '--', 'node', 'test/power/run.mjs'], { env });
+  const output = join(powerResults(host), 'output.log');
   if (status === CANNOT_PROVISION) {
     return { name, passed: 0, failed: 0, skipped: 1, seconds, note: 'skipped: the emulated POWER host cannot be provisioned here (not root, no package access, or the suite no longer serves the pinned kernel; see above)' };
   }
@@ -133,20 +144,20 @@ if (!buildTypeScript()) {
   const packaging = packageStep();
   suites.push(packaging.suite);
   if (!kernelsOnly) suites.push(hostSuite(), asanSuite());
-  const kernels = kernelsOnly ? ALL_KERNELS : DEFAULT_KERNELS;
+  const hosts = kernelsOnly ? ALL_HOSTS : DEFAULT_HOSTS;
   if (process.env.KVM_VFIO_SPAPR_SKIP_POWER === '1') {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: KVM_VFIO_SPAPR_SKIP_POWER=1' });
   } else if (!packaging.ppc64) {
     suites.push({ name: 'POWER', passed: 0, failed: 0, skipped: 1, seconds: 0, note: 'skipped: no linux-ppc64 prebuild (see the package step)' });
   } else {
-    for (const kernel of kernels) suites.push(powerSuite(kernel));
+    for (const host of hosts) suites.push(powerSuite(host));
   }
 }
 
 const total = suites.reduce((sum, suite) => ({ passed: sum.passed + suite.passed, failed: sum.failed + suite.failed }), { passed: 0, failed: 0 });
 banner('summary');
 for (const suite of suites) {
-  console.log(`  ${suite.name.padEnd(10)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
+  console.log(`  ${suite.name.padEnd(19)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped (${suite.seconds.toFixed(0)} s)${suite.note ? ` — ${suite.note}` : ''}`);
 }
 writeFileSync(join(resultsDir, 'summary.json'), `${JSON.stringify({ ...total, suites }, null, 2)}\n`);
 console.log(`${total.passed} passed, ${total.failed} failed`);

@@ -28,9 +28,10 @@ import { FdProbe } from '../../bench/probe.mjs';
 import { arg, bigArg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from './harness.mjs';
 import { PAGE, World, memoryTargets, probeTargets, staticTargets } from './targets.mjs';
 
-export const GROUP_TESTDEV = 1;
-export const GROUP_EDU = 2;
-const DEVICE_TESTDEV = '0001:00:00.0';
+// The emulated host's groups and their devices' addresses (from sysfs: they differ between pseries and PowerNV).
+import { DEVICE_EDU, DEVICE_TESTDEV, GROUP_EDU, GROUP_TESTDEV } from '../power/helpers.mjs';
+
+export { GROUP_EDU, GROUP_TESTDEV };
 const GIB = 1n << 30n;
 const LIOBN = 0x80000000n;
 const FD_MAX = 2 ** 31 - 1;
@@ -402,7 +403,7 @@ function groupTargets() {
     {
       name: 'VfioGroup.getDeviceFd',
       receiver: 'group',
-      args: [arg((value) => is.path(value) && Buffer.byteLength(value) <= 62, fc.constantFrom(DEVICE_TESTDEV, '0002:00:00.0', 'nonexistent'), ['', 'a'.repeat(80), 'x\u0000'])],
+      args: [arg((value) => is.path(value) && Buffer.byteLength(value) <= 62, fc.constantFrom(DEVICE_TESTDEV, DEVICE_EDU, 'nonexistent'), ['', 'a'.repeat(80), 'x\u0000'])],
       call: (_w, g, name) => g.getDeviceFd(name),
       keep: keepAs('vfiodevice'),
     },

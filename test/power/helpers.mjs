@@ -62,6 +62,20 @@ export const POWERNV = PLATFORM === 'powernv';
  * dynamic window at its dma64 address, 2^59 (hw/ppc/spapr_pci.c, ibm,create-pe-dma-window).
  */
 export const FIRST_NEW_WINDOW_START = POWERNV ? 0n : 1n << 59n;
+/**
+ * The default 32-bit DMA window's size (VFIO_IOMMU_SPAPR_TCE_GET_INFO dma32_window_size; v1's only
+ * window). pseries: QEMU's PHB default, 1 GiB (hw/ppc/spapr_pci.c). PowerNV: the PE's 32-bit window
+ * spans up to the PHB's 32-bit MMIO base, 2 GiB on QEMU's PHB4 (tce32_size = m32_pci_base,
+ * pnv_pci_ioda2_setup_dma_pe, platforms/powernv/pci-ioda.c).
+ */
+export const DEFAULT_WINDOW_SIZE = POWERNV ? 2n << 30n : 1n << 30n;
+/**
+ * A bus offset where a fresh container's first 64K-page window does not land, so attach and
+ * prepareDmaWindow fail with ERR_VFIO_WINDOW_PLACEMENT (hint: busOffset 2^59). pseries: 0 (the default
+ * window gives way, and QEMU puts the new one at 2^59). PowerNV: 2^40 (the default window is made
+ * first, in slot 0 at 0, so ours takes slot 1 at 2^59: tce_iommu_ioctl CREATE, drivers/vfio/vfio_iommu_spapr_tce.c).
+ */
+export const MISPLACED_64K_WINDOW = POWERNV ? 1n << 40n : 0n;
 
 /** TAINT_WARN (bit 9) of /proc/sys/kernel/tainted: set once the kernel hit a WARN. */
 export const TAINT_WARN = 1 << 9;
@@ -84,12 +98,14 @@ export function fdsOpenedBy(fn) {
 
 /**
  * Asserts `fn` throws a KvmVfioError with these fields; `hint` is a substring of error.hint.
- * Returns the error.
+ * Returns the error. When `fn` succeeds instead, what it returned is closed before the assertion
+ * fails, so a group it opened cannot make every later test fail with EBUSY.
  */
 export function expectKvmError(fn, { code, request, syscall, hint, step }) {
   let caught;
   try {
-    fn();
+    const unexpected = fn();
+    if (typeof unexpected?.close === 'function') unexpected.close();
   } catch (error) {
     caught = error;
   }

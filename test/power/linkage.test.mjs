@@ -11,7 +11,7 @@ import {
 } from '../../dist/index.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
-import { NEEDS_VFIO_GROUPS, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
+import { DEFAULT_WINDOW_SIZE, MISPLACED_64K_WINDOW, NEEDS_VFIO_GROUPS, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
 
 /** Open fds with what each one is: a changed or missing entry names the file. */
 function fdTargets() {
@@ -84,7 +84,7 @@ describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () =>
     const linkage = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, iommu: 'v1' }));
     assert.equal(linkage.container.iommuType, IommuType.SPAPR_TCE);
     assert.equal(linkage.container.enabled, true);
-    assert.deepEqual(linkage.window, { startAddr: 0n, windowSize: GIB, pageShift: 12, levels: 1 });
+    assert.deepEqual(linkage.window, { startAddr: 0n, windowSize: DEFAULT_WINDOW_SIZE, pageShift: 12, levels: 1 });
   }));
 
   it('detaches back to exactly the state before, and attaches again', () => scoped((use) => {
@@ -195,9 +195,9 @@ describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () =>
     assert.equal(group.closed, false);
   }));
 
-  it('names the step and undoes a window the platform placed elsewhere (64K window asked at 0)', () => scoped((use) => {
+  it(`names the step and undoes a window the platform placed elsewhere (64K window asked at 0x${MISPLACED_64K_WINDOW.toString(16)})`, () => scoped((use) => {
     const vm = vmScope(use);
-    const error = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, pageShift: 16 }), {
+    const error = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, pageShift: 16, busOffset: MISPLACED_64K_WINDOW }), {
       code: 'ERR_VFIO_WINDOW_PLACEMENT', step: AttachStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
     });
     assert.ok(error.message.includes("step 'DMA window'"));
@@ -248,11 +248,11 @@ describe('prepareDmaWindow: a group in a v2 container with its DMA window, no VM
     assert.equal(dma.container.closed, true);
   }));
 
-  it('names the step and rolls back a window the platform placed elsewhere (64K window asked at 0): ERR_VFIO_WINDOW_PLACEMENT at step DMA window; the group opens again', () => scoped((use) => {
+  it(`names the step and rolls back a window the platform placed elsewhere (64K window asked at 0x${MISPLACED_64K_WINDOW.toString(16)}): ERR_VFIO_WINDOW_PLACEMENT at step DMA window; the group opens again`, () => scoped((use) => {
     const memory = guestMemory(use);
     const fds = openFdCount();
     const owned = resourceStats().ownedFds;
-    const error = expectKvmError(() => prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 16, busOffset: 0n, memory }), {
+    const error = expectKvmError(() => prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 16, busOffset: MISPLACED_64K_WINDOW, memory }), {
       code: 'ERR_VFIO_WINDOW_PLACEMENT', step: DmaWindowStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
     });
     assert.equal(error.step, AttachStep.DMA_WINDOW);

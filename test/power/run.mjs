@@ -4,8 +4,10 @@
 //   Inside the guest: scripts/power-host/run.sh -- node test/power/run.mjs [NAME...]
 // With NAMEs, only the files whose names contain one of them run (zz-kernel-warn.test.mjs, which
 // checks that nothing before it made the kernel WARN, always runs last).
+import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import test from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +21,17 @@ if (files.length === 0) {
   console.error(`no *.test.mjs files in ${here}`);
   process.exit(1);
 }
+// node:test runs the root's tests one at a time, in the order they are registered. This test is registered
+// first and holds the queue until every file has been imported, so no test runs while the runner still
+// opens files (tests that compare fd tables before and after a call would see the loader's fds).
+let loaded;
+const allLoaded = new Promise((resolve) => { loaded = resolve; });
+test('the runner imports every test file before any test runs', async () => {
+  assert.deepEqual(await allLoaded, files);
+});
+const imported = [];
 for (const name of files) {
   await import(pathToFileURL(join(here, name)).href);
+  imported.push(name);
 }
+loaded(imported);

@@ -29,7 +29,7 @@ import { arg, bigArg, integerArg, is, junk, optionsArg, pick, pickOrJunk } from 
 import { PAGE, World, memoryTargets, probeTargets, staticTargets } from './targets.mjs';
 
 // The emulated host's groups and their devices' addresses (from sysfs: they differ between pseries and PowerNV).
-import { DEVICE_EDU, DEVICE_TESTDEV, GROUP_EDU, GROUP_TESTDEV } from '../power/helpers.mjs';
+import { DEVICE_EDU, DEVICE_TESTDEV, GROUP_EDU, GROUP_TESTDEV } from '../power/groups.mjs';
 
 export { GROUP_EDU, GROUP_TESTDEV };
 const GIB = 1n << 30n;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { VfioGroup, probe, verdictLine } from '../../dist/index.js';
-import { FIRST_NEW_WINDOW_START, NEEDS_VFIO_GROUPS, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, POWERNV } from './helpers.mjs';
+import { EXPECTED, NEEDS_VFIO_GROUPS, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './helpers.mjs';
 
 describe('doctor on the emulated POWER host', () => {
   it('probe() reports acceleration available, the KVM-VFIO attribute and per-hypercall support', NEEDS_VFIO_GROUPS, () => {
@@ -35,8 +35,8 @@ describe('doctor on the emulated POWER host', () => {
       const window = groups[number].dmaWindow;
       assert.equal(window.creatable, true, `group ${number}: ${window.limit}`);
       // Both platforms offer 64K IOMMU pages and both sizes tried (1 and 4 GiB); the window's place
-      // differs (FIRST_NEW_WINDOW_START: 2^59 on QEMU's sPAPR PHB, slot 0 at 0 on PowerNV's IODA2).
-      assert.deepEqual([window.pageShift, window.largestWindowSize, window.startAddr, window.limit], [16, 4n << 30n, FIRST_NEW_WINDOW_START, undefined]);
+      // differs (EXPECTED.firstNewWindowStart: 2^59 on QEMU's sPAPR PHB, slot 0 at 0 on PowerNV's IODA2).
+      assert.deepEqual([window.pageShift, window.largestWindowSize, window.startAddr, window.limit], [16, 4n << 30n, EXPECTED.firstNewWindowStart, undefined]);
     }
     assert.equal(groups[GROUP_UNVIABLE].dmaWindow, undefined);
     const held = VfioGroup.open(GROUP_EDU); // a group this process holds is not tried, and not warned about
@@ -54,9 +54,9 @@ describe('doctor on the emulated POWER host', () => {
   // KVM_CAP_PPC_IRQ_XIVE needs the host in hypervisor mode on a XIVE (kvm_vm_ioctl_check_extension,
   // arch/powerpc/kvm/powerpc.c: xive_enabled() && cpu_has_feature(CPU_FTR_HVMODE)): PowerNV on POWER9
   // has it, a nested kvm-hv in a partition does not. Both offer XICS (on PowerNV, emulated on XIVE).
-  const interruptController = POWERNV ? { xive: true, interruptController: 'kernel-xive' } : { xive: false, interruptController: 'kernel-xics' };
+  const interruptController = { xive: EXPECTED.interruptController.xive, interruptController: EXPECTED.interruptController.interruptController };
 
-  it(`probe().vmm: radix guests only (4 and 64 KiB pages), the in-kernel XICS, ${POWERNV ? 'and XIVE (bare metal)' : 'but no XIVE (nested kvm-hv)'}`, () => {
+  it(`probe().vmm: radix guests only (4 and 64 KiB pages), the in-kernel XICS, ${EXPECTED.interruptController.xive ? 'and XIVE' : 'but no XIVE'} (${EXPECTED.description})`, () => {
     const { vmm } = probe();
     assert.deepEqual(vmm, { radixPageShifts: [12, 16], hashGuests: false, xics: true, ...interruptController });
   });
@@ -65,10 +65,10 @@ describe('doctor on the emulated POWER host', () => {
     const table = spawnSync(process.execPath, ['dist/cli.js', 'doctor'], { encoding: 'utf8' });
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, /^in-kernel TCE acceleration: available$/m);
-    assert.match(table.stdout, POWERNV ? /interrupt controller\s+in the kernel \(XIVE\)/ : /interrupt controller\s+in the kernel \(XICS\)/);
+    assert.match(table.stdout, new RegExp(`interrupt controller\\s+in the kernel \\(${EXPECTED.interruptController.doctor}\\)`));
     assert.match(table.stdout, /radix MMU page sizes\s+4 KiB, 64 KiB/);
     assert.match(table.stdout, /^TCE path for a passed-through device: in the kernel/m);
-    assert.match(table.stdout, new RegExp(`new DMA window\\s+yes, at least 4 GiB with 64 KiB pages at 0x${FIRST_NEW_WINDOW_START.toString(16)}$`, 'm'));
+    assert.match(table.stdout, new RegExp(`new DMA window\\s+yes, at least 4 GiB with 64 KiB pages at 0x${EXPECTED.firstNewWindowStart.toString(16)}$`, 'm'));
     const json = spawnSync(process.execPath, ['dist/cli.js', 'doctor', '--json'], { encoding: 'utf8' });
     assert.equal(json.status, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).verdict.available, true);

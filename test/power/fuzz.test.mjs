@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fuzz } from '../fuzz/harness.mjs';
 import { makePowerWorld, powerTargets } from '../fuzz/power-targets.mjs';
-import { NEEDS_VFIO_GROUPS, POWERNV } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, EXPECTED } from './helpers.mjs';
 
 const calls = Number(process.env.KVM_VFIO_SPAPR_FUZZ_CALLS ?? 1500);
 const seed = Number(process.env.KVM_VFIO_SPAPR_FUZZ_SEED ?? 5);
@@ -16,7 +16,7 @@ const size = `${calls} calls${seconds === undefined ? '' : ` or ${seconds} s`}`;
 
 // Each run's world opens group 1's device, which PowerNV resets through its root port's bus (about
 // 10 s an open and close under TCG, leaks.test.mjs): there, fewer and longer runs.
-const CALLS_PER_RUN = POWERNV ? 150 : 50;
+const CALLS_PER_RUN = EXPECTED.slowDeviceResets ? 150 : 50;
 
 describe('fuzzing the kernel objects (fast-check)', NEEDS_VFIO_GROUPS, () => {
   it(`${size}, seed ${seed}: refused cleanly or done, no syscall for a bad argument, nothing left open, no kernel WARN`, () => {

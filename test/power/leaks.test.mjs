@@ -13,7 +13,7 @@ import {
   Cap, DeviceType, EventFd, GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup, attachIommuGroup, pageSize, resourceStats,
 } from '../../dist/index.js';
 import { measureCycles, settle } from '../leaks/measure.mjs';
-import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV, POWERNV } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, GROUP_TESTDEV, EXPECTED } from './helpers.mjs';
 
 const CYCLES = Number(process.env.KVM_VFIO_SPAPR_LEAK_CYCLES ?? 200);
 const ATTACH_CYCLES = Number(process.env.KVM_VFIO_SPAPR_ATTACH_CYCLES ?? 1000);
@@ -22,8 +22,8 @@ const ATTACH_CYCLES_1G = Number(process.env.KVM_VFIO_SPAPR_ATTACH_CYCLES_1G ?? 1
 // bus reset through its root port (pci_reset_bus_function → pnv_pci_reset_secondary_bus,
 // platforms/powernv/eeh-powernv.c, which holds and settles the link): 4.9 s for the open and 4.9 s
 // for the close on the emulated powernv9, measured.
-const DEVICE_CYCLES = POWERNV ? Math.min(CYCLES, 10) : CYCLES;
-const DEVICE_WARMUP = POWERNV ? Math.min(5, DEVICE_CYCLES) : Math.min(50, DEVICE_CYCLES);
+const DEVICE_CYCLES = EXPECTED.slowDeviceResets ? Math.min(CYCLES, 10) : CYCLES;
+const DEVICE_WARMUP = EXPECTED.slowDeviceResets ? Math.min(5, DEVICE_CYCLES) : Math.min(50, DEVICE_CYCLES);
 const RSS_BOUND = 16 * 1024 * 1024;
 const LATE_RSS_BOUND = 4 * 1024 * 1024;
 const LIOBN = 0x80000000n;

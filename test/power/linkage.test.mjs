@@ -11,7 +11,7 @@ import {
 } from '../../dist/index.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
 import { settle } from '../leaks/measure.mjs';
-import { DEFAULT_WINDOW_SIZE, MISPLACED_64K_WINDOW, POWERNV, NEEDS_VFIO_GROUPS, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
+import { EXPECTED, NEEDS_VFIO_GROUPS, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE, expectKvmError, openFdCount, openFds, scoped } from './helpers.mjs';
 
 /** Open fds with what each one is: a changed or missing entry names the file. */
 function fdTargets() {
@@ -84,7 +84,7 @@ describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () =>
     const linkage = use(attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, iommu: 'v1' }));
     assert.equal(linkage.container.iommuType, IommuType.SPAPR_TCE);
     assert.equal(linkage.container.enabled, true);
-    assert.deepEqual(linkage.window, { startAddr: 0n, windowSize: DEFAULT_WINDOW_SIZE, pageShift: 12, levels: 1 });
+    assert.deepEqual(linkage.window, { startAddr: 0n, windowSize: EXPECTED.defaultWindowSize, pageShift: 12, levels: 1 });
   }));
 
   it('detaches back to exactly the state before, and attaches again', () => scoped((use) => {
@@ -195,9 +195,9 @@ describe('attachIommuGroup on the emulated POWER host', NEEDS_VFIO_GROUPS, () =>
     assert.equal(group.closed, false);
   }));
 
-  it(`names the step and undoes a window the platform placed elsewhere (64K window asked at 0x${MISPLACED_64K_WINDOW.toString(16)})`, () => scoped((use) => {
+  it(`names the step and undoes a window the platform placed elsewhere (64K window asked at 0x${EXPECTED.misplaced64kWindow.toString(16)})`, () => scoped((use) => {
     const vm = vmScope(use);
-    const error = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, pageShift: 16, busOffset: MISPLACED_64K_WINDOW }), {
+    const error = expectKvmError(() => attachIommuGroup(vm, { group: GROUP_TESTDEV, liobn: LIOBN, windowSize: GIB, pageShift: 16, busOffset: EXPECTED.misplaced64kWindow }), {
       code: 'ERR_VFIO_WINDOW_PLACEMENT', step: AttachStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
     });
     assert.ok(error.message.includes("step 'DMA window'"));
@@ -248,11 +248,11 @@ describe('prepareDmaWindow: a group in a v2 container with its DMA window, no VM
     assert.equal(dma.container.closed, true);
   }));
 
-  it(`names the step and rolls back a window the platform placed elsewhere (64K window asked at 0x${MISPLACED_64K_WINDOW.toString(16)}): ERR_VFIO_WINDOW_PLACEMENT at step DMA window; the group opens again`, () => scoped((use) => {
+  it(`names the step and rolls back a window the platform placed elsewhere (64K window asked at 0x${EXPECTED.misplaced64kWindow.toString(16)}): ERR_VFIO_WINDOW_PLACEMENT at step DMA window; the group opens again`, () => scoped((use) => {
     const memory = guestMemory(use);
     const fds = openFdCount();
     const owned = resourceStats().ownedFds;
-    const error = expectKvmError(() => prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 16, busOffset: MISPLACED_64K_WINDOW, memory }), {
+    const error = expectKvmError(() => prepareDmaWindow({ group: GROUP_TESTDEV, windowSize: GIB, pageShift: 16, busOffset: EXPECTED.misplaced64kWindow, memory }), {
       code: 'ERR_VFIO_WINDOW_PLACEMENT', step: DmaWindowStep.DMA_WINDOW, hint: 'busOffset 0x800000000000000',
     });
     assert.equal(error.step, AttachStep.DMA_WINDOW);
@@ -345,7 +345,7 @@ describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its v
 
   // The failed-DDW list is the pseries kernel's (failed_ddw_pdn_list, platforms/pseries/iommu.c); a
   // PowerNV host programs the PHB's TVEs itself and keeps no such list.
-  it('PowerNV has no failed-DDW list: once viable, group 3 gets a new window (probe) and links with v2 and with v1', { skip: POWERNV ? false : 'pseries: the next test' }, () => scoped((use) => withGroup3Viable(() => {
+  it('PowerNV has no failed-DDW list: once viable, group 3 gets a new window (probe) and links with v2 and with v1', { skip: EXPECTED.failedDdwList ? 'this platform keeps a failed-DDW list: the next test' : false }, () => scoped((use) => withGroup3Viable(() => {
     const vm = vmScope(use);
     const memory = guestMemory(use);
     const fdsBefore = openFdCount();
@@ -360,7 +360,7 @@ describe('a group on a PHB in the kernel\'s failed-DDW list (group 3, once its v
     assert.equal(openFdCount(), fdsBefore);
   })));
 
-  it('v2 and v1 both fail at the DMA window step with ENODEV, each hint naming the failed-DDW list and the fix; probe() says no window; nothing leaks', { skip: POWERNV ? 'PowerNV has no failed-DDW list (the test before)' : false }, () => scoped((use) => withGroup3Viable(() => {
+  it('v2 and v1 both fail at the DMA window step with ENODEV, each hint naming the failed-DDW list and the fix; probe() says no window; nothing leaks', { skip: EXPECTED.failedDdwList ? false : 'no failed-DDW list on this platform (the test before)' }, () => scoped((use) => withGroup3Viable(() => {
     const vm = vmScope(use);
     const memory = guestMemory(use);
     const fdsBefore = openFdCount();

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { VfioGroup } from '../../dist/index.js';
 import { USERSPACE_MARKER } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { nvmeAddress, readNvmeInGuest } from '../../dist/examples/spapr-vmm/nvme-guest.js';
-import { KERNEL_XICS_GUESTS_STALL, NEEDS_VFIO_GROUPS } from './helpers.mjs';
+import { EXPECTED, NEEDS_VFIO_GROUPS } from './helpers.mjs';
 import { kernelImage, kernelModulesDir } from '../../scripts/power-host/kernel-tree.mjs';
 
 const DIRECT_READ_PATH = '.cache/spapr-vmm/direct-read';
@@ -72,7 +72,7 @@ describe('a passed-through NVMe controller, read by the Linux guest\'s own nvme 
     VfioGroup.open(groupOf(result.address)).close(); // closing the machine let the group go
   });
 
-  it('the kernel\'s XICS: INTx through KVM_IRQFD with a resample eventfd, none through JavaScript; the data match', { skip: KERNEL_XICS_GUESTS_STALL }, async (t) => {
+  it('the kernel\'s XICS: INTx through KVM_IRQFD with a resample eventfd, none through JavaScript; the data match', { skip: EXPECTED.kernelXicsGuestsStall }, async (t) => {
     const result = await boot('kernel');
     const { fn } = assertReadThroughPassthrough(result, t);
     assert.equal(fn.intx, 'kernel');
@@ -81,7 +81,7 @@ describe('a passed-through NVMe controller, read by the Linux guest\'s own nvme 
 
   // No in-kernel table for the LIOBN: kvmppc_h_put_tce finds none and returns H_TOO_HARD
   // (arch/powerpc/kvm/book3s_64_vio.c), so each of the guest's H_PUT_TCE exits to the VMM's UserTceTable.
-  it('TCEs kept in JavaScript, exits answered on the vCPU\'s thread: every H_PUT_TCE exits and is mapped through the VFIO container; the data match', { skip: KERNEL_XICS_GUESTS_STALL }, async (t) => {
+  it('TCEs kept in JavaScript, exits answered on the vCPU\'s thread: every H_PUT_TCE exits and is mapped through the VFIO container; the data match', { skip: EXPECTED.kernelXicsGuestsStall }, async (t) => {
     const result = await boot('kernel', 'user', 'vcpu-thread');
     const { fn } = assertReadThroughPassthrough(result, t);
     const puts = result.report.hypercalls.H_PUT_TCE ?? 0;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { VfioGroup, resourceStats, traceSyscalls } from '../../dist/index.js';
-import { KERNEL_XICS_GUESTS_STALL, NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
+import { EXPECTED, NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, GROUP_TESTDEV } from './helpers.mjs';
 import { CONSOLE_LINES, CPUS_LINE, PCI_LINE, USERSPACE_MARKER, markerInitramfs } from '../../dist/examples/spapr-vmm/initramfs.js';
 import { KernelImageError, parseKernelImage } from '../../dist/examples/spapr-vmm/kernel-image.js';
 import { MachineConfigError, SpaprMachine } from '../../dist/examples/spapr-vmm/machine.js';
@@ -67,7 +67,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
   it('passes pci-testdev (group 1) through on a PHB of its own: Linux finds it from the device tree and reads its config space through RTAS; the group is linked to the PHB\'s LIOBN', NEEDS_VFIO_GROUPS, async (t) => {
     const { kernel, initrd } = inputs();
     const chunks = [];
-    const irqchip = KERNEL_XICS_GUESTS_STALL ? 'user' : 'auto'; // the interrupt controller does not matter here
+    const irqchip = EXPECTED.kernelXicsGuestsStall ? 'user' : 'auto'; // the interrupt controller does not matter here
     const machine = SpaprMachine.create({ kernel, initrd, memorySize: 512n * MiB, commandLine: 'console=hvc0 quiet', cpus: 1, irqchip, passthrough: [DEVICE_TESTDEV], output: (bytes) => chunks.push(Buffer.from(bytes)) });
     let report;
     try {
@@ -116,7 +116,7 @@ describe('the reference VMM boots Linux on the emulated POWER host', () => {
     }
   });
 
-  it('from the command line, with the in-kernel XICS (KVM_CAP_IRQ_XICS), exits answered on the vCPU\'s own thread: the marker, exit status 0, and no XICS hypercall reaches user space', { skip: KERNEL_XICS_GUESTS_STALL }, () => {
+  it('from the command line, with the in-kernel XICS (KVM_CAP_IRQ_XICS), exits answered on the vCPU\'s own thread: the marker, exit status 0, and no XICS hypercall reaches user space', { skip: EXPECTED.kernelXicsGuestsStall }, () => {
     const initrdPath = '/tmp/spapr-vmm-initrd.cpio';
     writeFileSync(initrdPath, inputs().initrd);
     const reportPath = '/tmp/spapr-vmm-report.json';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, VfioContainer, VfioGroup, pageSize, traceSyscalls } from '../../dist/index.js';
-import { DEFAULT_WINDOW_SIZE, FIRST_NEW_WINDOW_START, NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
+import { EXPECTED, NEEDS_VFIO_GROUPS, DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_TESTDEV, GROUP_UNVIABLE, expectClosedWithoutSyscall, expectKvmError, scoped } from './helpers.mjs';
 
 function v2Container(groupNumber = GROUP_TESTDEV) {
   const container = VfioContainer.open();
@@ -33,12 +33,12 @@ describe('VFIO sPAPR on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
     expectKvmError(() => VfioGroup.open(99), { code: 'ENOENT', syscall: 'open', hint: 'vfio-pci' });
   }));
 
-  it('reports the v2 DDW info 6.12 gives: 4K|64K|2M|16M pages (pgsizes 0x1211000), 2 windows, 1 GiB default window (tce_iommu_ioctl GET_INFO)', () => scoped((use) => {
+  it(`reports the v2 DDW info of ${EXPECTED.description}: page shifts ${EXPECTED.ddw.pageShifts.join('|')}, ${EXPECTED.ddw.maxDynamicWindows} windows, ${EXPECTED.ddw.levels} levels, a ${EXPECTED.defaultWindowSize >> 30n} GiB default window (tce_iommu_ioctl GET_INFO)`, () => scoped((use) => {
     const setup = use(v2Container());
     const info = setup.container.spaprInfo();
     assert.equal(info.dma32WindowStart, 0n);
-    assert.equal(info.dma32WindowSize, 1n << 30n);
-    assert.deepEqual(info.ddw, { pageShifts: [12, 16, 21, 24], maxDynamicWindows: 2, levels: 1 });
+    assert.equal(info.dma32WindowSize, EXPECTED.defaultWindowSize);
+    assert.deepEqual(info.ddw, EXPECTED.ddw);
     assert.deepEqual(setup.group.status, { viable: true, containerSet: true });
   }));
 
@@ -48,7 +48,7 @@ describe('VFIO sPAPR on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
     group.setContainer(container);
     container.setIommu(IommuType.SPAPR_TCE);
     const info = container.spaprInfo();
-    assert.equal(info.dma32WindowSize, DEFAULT_WINDOW_SIZE);
+    assert.equal(info.dma32WindowSize, EXPECTED.defaultWindowSize);
     assert.equal(info.ddw, undefined);
   }));
 
@@ -96,11 +96,11 @@ describe('VFIO sPAPR on the emulated POWER host', NEEDS_VFIO_GROUPS, () => {
     expectKvmError(() => setup.container.unregisterMemory(other), { code: 'ENOENT', request: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY' });
   }));
 
-  it(`creates and removes a window asynchronously; the platform places a 64K-page window at 0x${FIRST_NEW_WINDOW_START.toString(16)}`, () => scoped(async (use) => {
+  it(`creates and removes a window asynchronously; the platform places a 64K-page window at 0x${EXPECTED.firstNewWindowStart.toString(16)}`, () => scoped(async (use) => {
     const setup = use(v2Container());
     setup.container.removeWindow(0n);
     const window = await setup.container.createWindowAsync({ pageShift: 16, windowSize: 1n << 30n });
-    assert.equal(window.startAddr, FIRST_NEW_WINDOW_START);
+    assert.equal(window.startAddr, EXPECTED.firstNewWindowStart);
     assert.equal(window.pageShift, 16);
     await setup.container.removeWindowAsync(window.startAddr);
     assert.deepEqual(setup.container.windows, []);

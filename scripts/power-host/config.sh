@@ -91,7 +91,7 @@ case $POWER_HOST_MACHINE in
   powernv9) RESULTS_RELATIVE=$KERNEL_CACHE_RELATIVE/results-powernv9 ;;
   *)
     echo "POWER_HOST_MACHINE=$POWER_HOST_MACHINE is not one of: pseries powernv9" >&2
-    exit 64
+    return 64 2>/dev/null || exit 64
     ;;
 esac
 RESULTS_DIR=$REPO_ROOT/$RESULTS_RELATIVE

@@ -5,9 +5,10 @@
 // long even if the count is not reached). Progress lines go to standard error every 5 s.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { VfioGroup } from '../../dist/index.js';
 import { fuzz } from '../fuzz/harness.mjs';
 import { makePowerWorld, powerTargets } from '../fuzz/power-targets.mjs';
-import { NEEDS_VFIO_GROUPS, EXPECTED } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, EXPECTED, GROUP_EDU, GROUP_TESTDEV, expectKvmError, openFds } from './helpers.mjs';
 
 const calls = Number(process.env.KVM_VFIO_SPAPR_FUZZ_CALLS ?? 1500);
 const seed = Number(process.env.KVM_VFIO_SPAPR_FUZZ_SEED ?? 5);
@@ -24,5 +25,17 @@ describe('fuzzing the kernel objects (fast-check)', NEEDS_VFIO_GROUPS, () => {
     console.log(`# fuzz (POWER): ${stats.calls} calls in ${stats.runs} runs, ${stats.seconds.toFixed(1)} s, ${(stats.calls / stats.seconds).toFixed(1)} calls/s (seed ${seed}); outcomes ${JSON.stringify(stats.outcomes)}; codes ${JSON.stringify(stats.codes)}`);
     assert.ok(seconds === undefined ? stats.calls >= calls : stats.calls > 0);
     for (const outcome of ['none', 'argument', 'kernel', 'closed']) assert.ok(stats.outcomes[outcome] > 0, `no call ended '${outcome}'`);
+  });
+
+  it('a world that fails half-made is disposed: group 1 held elsewhere is EBUSY, and the edu linkage made before it is gone (its group opens again, no fd left)', () => {
+    const before = openFds();
+    const holder = VfioGroup.open(GROUP_TESTDEV);
+    try {
+      expectKvmError(() => makePowerWorld(), { code: 'EBUSY', request: 'open' });
+    } finally {
+      holder.close();
+    }
+    assert.deepEqual(openFds(), before);
+    VfioGroup.open(GROUP_EDU).close();
   });
 });

@@ -7,8 +7,9 @@ import { describe, it } from 'node:test';
 import { GuestMemory, IommuType, Kvm, VfioContainer, VfioGroup } from '../../dist/index.js';
 import { H, HcallTable, TceHypercalls, UserTceTable } from '../../dist/spapr/index.js';
 import { EduDevice } from '../../dist/examples/edu.js';
+import { openPassthroughDma } from '../../dist/examples/spapr-vmm/dma.js';
 import { TceGuest } from '../../dist/examples/tce-guest.js';
-import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, scoped } from './helpers.mjs';
+import { NEEDS_VFIO_GROUPS, DEVICE_EDU, GROUP_EDU, openFds, scoped } from './helpers.mjs';
 
 const LIOBN = 0x80000000n;
 const WINDOW = 1n << 30n;
@@ -123,5 +124,14 @@ describe('TCE hypercalls answered in JavaScript, mapped through VFIO', NEEDS_VFI
     const unknown = await guest.runLoop({ hcall: H.H_PUT_TCE, liobn: LIOBN + 1n, iterations: 2, tce: tceOf(0) }, answer);
     assert.deepEqual([unknown.userExits, unknown.failed], [2, 2], 'an unknown LIOBN: H_PARAMETER from JavaScript');
     assert.equal(table.stats.maps, 16);
+  }));
+
+  it('the reference VMM\'s user TCE path closes its DMA window when its table cannot be made (a LIOBN past 64 bits): RangeError, no fd left, the group opens again', () => scoped((use) => {
+    const vm = use(use(Kvm.open()).createVm());
+    const memory = use(GuestMemory.allocate(64n << 20n));
+    const before = openFds();
+    assert.throws(() => openPassthroughDma('user', { vm, memory, group: GROUP_EDU, liobn: 1n << 64n, windowSize: 1n << 30n }), (error) => error instanceof RangeError && /liobn/.test(error.message));
+    assert.deepEqual(openFds(), before);
+    VfioGroup.open(GROUP_EDU).close();
   }));
 });

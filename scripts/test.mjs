@@ -102,10 +102,11 @@ function tapCounts(text) {
  * PowerNV). npm test runs DEFAULT_HOSTS, test:kernels all of them.
  */
 const ALL_HOSTS = [
-  { kernel: '6.12', machine: 'pseries' }, { kernel: '6.1', machine: 'pseries' }, { kernel: 'sid', machine: 'pseries' },
+  { kernel: '6.12', machine: 'pseries' }, { kernel: '6.1', machine: 'pseries' }, { kernel: 'trixie', machine: 'pseries' },
+  { kernel: 'sid', machine: 'pseries' },
   { kernel: '6.12', machine: 'powernv9' },
 ];
-const DEFAULT_HOSTS = ALL_HOSTS.filter((host) => host.kernel !== 'sid' && host.machine === 'pseries');
+const DEFAULT_HOSTS = ALL_HOSTS.filter((host) => ['6.12', '6.1'].includes(host.kernel) && host.machine === 'pseries');
 /**
  * POWER_HOSTS picks the set: npm test runs 'default' (the two partitions), .ci/run 'ci' (PowerNV 6.12 too:
  * its device resets, 4.9 s each, make it about 25 min, too long for every local run), test:kernels 'all'.

@@ -18,6 +18,7 @@ describe('scripts/power-host/config.sh', () => {
     [{}, '.cache/power-host/results 6.12.95+deb12-powerpc64le'],
     [{ POWER_HOST_MACHINE: 'powernv9' }, '.cache/power-host/results-powernv9 6.12.95+deb12-powerpc64le'],
     [{ POWER_HOST_KERNEL: '6.1' }, '.cache/power-host/kernels/6.1/results 6.1.0-50-powerpc64le'],
+    [{ POWER_HOST_KERNEL: 'trixie' }, '.cache/power-host/kernels/trixie/results 6.12.117+deb13-powerpc64le'],
     [{ POWER_HOST_KERNEL: 'sid', POWER_HOST_MACHINE: 'powernv9' }, '.cache/power-host/kernels/sid/results-powernv9 7.2.13+deb14-powerpc64le'],
   ])('%o: results in their own directory', (env, expected) => {
     expect(sourceConfig(env)).toEqual({ status: 0, stdout: expected, stderr: '' });
@@ -25,7 +26,7 @@ describe('scripts/power-host/config.sh', () => {
 
   it.each([
     [{ POWER_HOST_MACHINE: 'powernv10' }, 'POWER_HOST_MACHINE=powernv10 is not one of: pseries powernv9'],
-    [{ POWER_HOST_KERNEL: '5.15' }, 'POWER_HOST_KERNEL=5.15 is not one of: 6.12 6.1 sid'],
+    [{ POWER_HOST_KERNEL: '5.15' }, 'POWER_HOST_KERNEL=5.15 is not one of: 6.12 trixie 6.1 sid'],
   ])('%o: refused with exit 64 and the names it knows', (env, message) => {
     expect(sourceConfig(env)).toEqual({ status: 64, stdout: '', stderr: message });
   });

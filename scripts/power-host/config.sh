@@ -6,6 +6,7 @@
 # (KERNEL_VERSION, the name under /lib/modules and boot/vmlinux-*), the package(s) as name=version (all are
 # extracted into one kernel tree) and the suite that serves them.
 #   6.12  Debian's 6.12.95 from bookworm-backports: the tested kernel (see shared/notes/power-host.md).
+#   trixie  the 6.12 LTS line as Debian 13 ships it (6.12.117): the same line as 6.12, twenty-two stable releases on.
 #   6.1   bookworm's own 6.1 (vfio-pci cannot bind there, see shared/notes/power-host.md §3).
 #   sid   unstable's kernel, split into linux-binary-/linux-modules-/linux-base- packages.
 POWER_HOST_KERNEL=${POWER_HOST_KERNEL:-6.12}
@@ -14,6 +15,11 @@ case $POWER_HOST_KERNEL in
     KERNEL_VERSION=6.12.95+deb12-powerpc64le
     KERNEL_PACKAGES=("linux-image-$KERNEL_VERSION=6.12.95-1~bpo12+1")
     KERNEL_SUITE=bookworm-backports
+    ;;
+  trixie)
+    KERNEL_VERSION=6.12.117+deb13-powerpc64le
+    KERNEL_PACKAGES=("linux-image-$KERNEL_VERSION=6.12.117-1")
+    KERNEL_SUITE=trixie
     ;;
   6.1)
     KERNEL_VERSION=6.1.0-50-powerpc64le
@@ -28,7 +34,7 @@ case $POWER_HOST_KERNEL in
     KERNEL_IMAGE_RELATIVE=usr/lib/modules/$KERNEL_VERSION/vmlinuz
     ;;
   *)
-    echo "POWER_HOST_KERNEL=$POWER_HOST_KERNEL is not one of: 6.12 6.1 sid" >&2
+    echo "POWER_HOST_KERNEL=$POWER_HOST_KERNEL is not one of: 6.12 trixie 6.1 sid" >&2
     return 64 2>/dev/null || exit 64
     ;;
 esac

@@ -6,7 +6,7 @@
 #   e.g. scripts/power-host/run.sh -- node test/power/run.mjs
 #
 # Environment: POWER_HOST_TIMEOUT  guest wall-time limit in seconds when --timeout is not given (default 900)
-#              POWER_HOST_KERNEL   guest kernel: 6.12 (default), 6.1 or sid (see config.sh)
+#              POWER_HOST_KERNEL   guest kernel: 6.12 (default), trixie, 6.1 or sid (see config.sh)
 #              POWER_HOST_MEMORY   guest RAM (qemu -m, default 2G)
 #              POWER_HOST_NVME     1 (default): an NVMe controller on the last PHB, bound to vfio-pci (test/power/spapr-vmm-nvme.test.mjs); 0: none
 #              POWER_HOST_EXTRA_GROUPS  single-device VFIO groups 4, 5, ... (default 1: group 4, the third viable group)

@@ -18,7 +18,7 @@ describe('scripts/power-host/config.sh', () => {
     [{}, '.cache/power-host/results 6.12.95+deb12-powerpc64le'],
     [{ POWER_HOST_MACHINE: 'powernv9' }, '.cache/power-host/results-powernv9 6.12.95+deb12-powerpc64le'],
     [{ POWER_HOST_KERNEL: '6.1' }, '.cache/power-host/kernels/6.1/results 6.1.0-50-powerpc64le'],
-    [{ POWER_HOST_KERNEL: 'trixie' }, '.cache/power-host/kernels/trixie/results 6.12.117+deb13-powerpc64le'],
+    [{ POWER_HOST_KERNEL: 'trixie' }, '.cache/power-host/kernels/trixie/results 6.12.107+deb13-powerpc64le'],
     [{ POWER_HOST_KERNEL: 'sid', POWER_HOST_MACHINE: 'powernv9' }, '.cache/power-host/kernels/sid/results-powernv9 7.2.13+deb14-powerpc64le'],
   ])('%o: results in their own directory', (env, expected) => {
     expect(sourceConfig(env)).toEqual({ status: 0, stdout: expected, stderr: '' });

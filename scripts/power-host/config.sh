@@ -6,7 +6,8 @@
 # (KERNEL_VERSION, the name under /lib/modules and boot/vmlinux-*), the package(s) as name=version (all are
 # extracted into one kernel tree) and the suite that serves them.
 #   6.12  Debian's 6.12.95 from bookworm-backports: the tested kernel (see shared/notes/power-host.md).
-#   trixie  the 6.12 LTS line as Debian 13 ships it (6.12.117): the same line as 6.12, twenty-two stable releases on.
+#   trixie  the 6.12 LTS line as Debian 13 ships it: 6.12.107 (the index also lists 6.12.117, whose .deb the
+#           mirror answered 404 on 2026-12-07), the same line as 6.12, twelve stable releases on.
 #   6.1   bookworm's own 6.1 (vfio-pci cannot bind there, see shared/notes/power-host.md §3).
 #   sid   unstable's kernel, split into linux-binary-/linux-modules-/linux-base- packages.
 POWER_HOST_KERNEL=${POWER_HOST_KERNEL:-6.12}
@@ -17,8 +18,8 @@ case $POWER_HOST_KERNEL in
     KERNEL_SUITE=bookworm-backports
     ;;
   trixie)
-    KERNEL_VERSION=6.12.117+deb13-powerpc64le
-    KERNEL_PACKAGES=("linux-image-$KERNEL_VERSION=6.12.117-1")
+    KERNEL_VERSION=6.12.107+deb13-powerpc64le
+    KERNEL_PACKAGES=("linux-image-$KERNEL_VERSION=6.12.107-1")
     KERNEL_SUITE=trixie
     ;;
   6.1)

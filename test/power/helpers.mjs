@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { KvmVfioError, traceSyscalls } from '../../dist/index.js';
+import { PLATFORM } from './platform.mjs';
 
 export { DEVICE_EDU, DEVICE_TESTDEV, DEVICE_UNVIABLE_HOST, GROUP_EDU, GROUP_TESTDEV, GROUP_THIRD, GROUP_UNVIABLE } from './groups.mjs';
 
@@ -13,9 +14,10 @@ export const KERNEL_LINE = `${KERNEL_MAJOR}.${KERNEL_MINOR}`;
 // powerpc's TCE IOMMU reports from 6.2 (spapr_tce_iommu_ops, arch/powerpc/kernel/iommu.c): on 6.1 the
 // emulated host's vfio-pci probes fail with EINVAL and there are no /dev/vfio/N.
 export const VFIO_PCI_BINDS = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_MINOR >= 2);
-// KVM_CAP_SPAPR_TCE_VFIO (kvm_vm_ioctl_check_extension, arch/powerpc/kvm/powerpc.c) was 0 on pseries hosts
-// from ~5.0 until b4392813bbc3 (2025): Debian's 6.12.95 has the fix, 6.1.176 does not.
-export const SPAPR_TCE_VFIO = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_MINOR >= 12) ? 1 : 0;
+// KVM_CAP_SPAPR_TCE_VFIO (kvm_vm_ioctl_check_extension, arch/powerpc/kvm/powerpc.c) tested CPU_FTR_HVMODE
+// from ~5.0 until b4392813bbc3 (2025): 0 on pseries hosts, 1 on bare metal. Debian's 6.12.95 has the fix,
+// 6.1.176 does not (measured there: 0 in the partition, 1 on PowerNV).
+export const SPAPR_TCE_VFIO = KERNEL_MAJOR > 6 || (KERNEL_MAJOR === 6 && KERNEL_MINOR >= 12) || PLATFORM === 'powernv' ? 1 : 0;
 /** describe() options for suites that need VFIO groups: skipped, saying why, where vfio-pci cannot bind. */
 export const NEEDS_VFIO_GROUPS = VFIO_PCI_BINDS ? {} : { skip: `Linux ${KERNEL_LINE} cannot bind vfio-pci on powerpc (probe EINVAL: no IOMMU_CAP_CACHE_COHERENCY before 6.2), so there are no VFIO groups` };
 
